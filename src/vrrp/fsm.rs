@@ -1,0 +1,496 @@
+//! The VRRP state machine of one virtual router (RFC 5798 §6.4), sans-IO.
+//!
+//! Inputs are `handle_*` calls carrying the current time; outputs are [`Action`]s taken with
+//! [`Instance::poll_action`] and the next deadline from [`Instance::poll_timeout`]. The caller
+//! calls [`Instance::handle_timeout`] once that deadline has passed.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::packet::{Accepted, Advert, Auth, Discard, Expectation, Version};
+use super::priority::{self, OWNER, STOP};
+use super::timers::{from_centis, master_down_interval, skew_time, to_centis};
+
+/// What one virtual router is configured with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceConfig {
+    /// Virtual router identifier, 1..=255.
+    pub vrid: u8,
+    /// Protocol version.
+    pub version: Version,
+    /// Base priority, 1..=255 (255 = address owner).
+    pub priority: u8,
+    /// Advertisement_Interval; centisecond-exact (whole seconds for v2).
+    pub advert_interval: Duration,
+    /// Preempt_Mode: a higher-priority backup takes over from a lower-priority master.
+    pub preempt: bool,
+    /// keepalived's preempt_delay: how long a backup tolerates a lower-priority master it has
+    /// heard before preempting it.
+    pub preempt_delay: Duration,
+    /// The virtual addresses.
+    pub addresses: Vec<IpAddr>,
+    /// v2 authentication.
+    pub auth: Auth,
+    /// This router's primary address on the interface: the advert source and the tie-breaker.
+    pub primary: IpAddr,
+}
+
+/// RFC 5798 §6.4 states, plus Fault (interface down or a weight-0 tracker down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum State {
+    /// Not started, or stopped.
+    Initialize,
+    /// Monitoring the master.
+    Backup,
+    /// Forwarding for the virtual addresses.
+    Master,
+    /// Cannot serve: link down or a critical tracker failed.
+    Fault,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Why a transition happened; logged, exported in metrics and written to status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum TransitionReason {
+    /// Started as a backup.
+    Startup,
+    /// Priority 255: takes over at once (RFC 5798 §6.4.1).
+    AddressOwner,
+    /// Master_Down_Timer fired: no advert heard from a master for Master_Down_Interval.
+    MasterDown,
+    /// The master sent priority 0 and this backup took over after Skew_Time.
+    MasterLeft,
+    /// This backup waited preempt_delay and preempted a lower-priority master.
+    PreemptDelayElapsed,
+    /// Heard a master with higher priority (or equal priority and a higher address).
+    HigherPriorityMaster,
+    /// The interface went down.
+    LinkDown,
+    /// A weight-0 tracker failed.
+    TrackerFault,
+    /// Fault cleared; rejoined as at startup.
+    FaultCleared,
+    /// Shut down (priority 0 sent first if master).
+    Shutdown,
+}
+
+impl fmt::Display for TransitionReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// What the instance asks its driver to do, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send this advertisement to the group (or the unicast peers).
+    Send(Advert),
+    /// Install the virtual addresses on the interface.
+    AddVips,
+    /// Remove the virtual addresses from the interface.
+    RemoveVips,
+    /// Gratuitous ARP / unsolicited neighbour advertisement for every virtual address.
+    Announce,
+    /// The state changed.
+    StateChanged {
+        /// Old state.
+        from: State,
+        /// New state.
+        to: State,
+        /// Why.
+        reason: TransitionReason,
+    },
+    /// Shutdown has completed: nothing more will be asked.
+    Stopped,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Send(ad) => write!(f, "send priority={} interval_cs={}", ad.priority, ad.interval_cs),
+            Action::AddVips => f.write_str("add_vips"),
+            Action::RemoveVips => f.write_str("remove_vips"),
+            Action::Announce => f.write_str("announce"),
+            Action::StateChanged { from, to, reason } => write!(f, "state {from}->{to} {reason}"),
+            Action::Stopped => f.write_str("stopped"),
+        }
+    }
+}
+
+/// One virtual router.
+#[derive(Debug)]
+pub struct Instance {
+    cfg: InstanceConfig,
+    state: State,
+    /// Current effective priority (base adjusted by trackers).
+    priority: u8,
+    /// Master_Adver_Interval: the interval the current master advertises (v3 backups adopt it).
+    master_adver_interval: Duration,
+    adver_timer: Option<Duration>,
+    master_down_timer: Option<Duration>,
+    /// Set while a lower-priority master is tolerated under preempt_delay.
+    preempt_timer: Option<Duration>,
+    /// Set while a leaving master waits for its successor's advert.
+    handover_timer: Option<Duration>,
+    /// Whether the master down timer was last set by a priority-0 advert.
+    master_left: bool,
+    master: Option<IpAddr>,
+    link_down: bool,
+    tracker_fault: bool,
+    started: bool,
+    stopping: bool,
+    since: Duration,
+    actions: VecDeque<Action>,
+}
+
+impl Instance {
+    /// A new instance in Initialize; nothing happens until [`Instance::handle_startup`].
+    pub fn new(cfg: InstanceConfig) -> Instance {
+        let priority = cfg.priority;
+        let master_adver_interval = cfg.advert_interval;
+        Instance {
+            cfg,
+            state: State::Initialize,
+            priority,
+            master_adver_interval,
+            adver_timer: None,
+            master_down_timer: None,
+            preempt_timer: None,
+            handover_timer: None,
+            master_left: false,
+            master: None,
+            link_down: false,
+            tracker_fault: false,
+            started: false,
+            stopping: false,
+            since: Duration::ZERO,
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &InstanceConfig {
+        &self.cfg
+    }
+
+    /// Current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Current effective priority.
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    /// Address of the current master as last heard (ours when master), if known.
+    pub fn master(&self) -> Option<IpAddr> {
+        self.master
+    }
+
+    /// When the current state was entered.
+    pub fn since(&self) -> Duration {
+        self.since
+    }
+
+    /// Master_Adver_Interval as currently in force.
+    pub fn master_adver_interval(&self) -> Duration {
+        self.master_adver_interval
+    }
+
+    /// The next action to carry out, in order.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The earliest pending deadline; call [`Instance::handle_timeout`] when it has passed.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        [
+            self.adver_timer,
+            self.master_down_timer,
+            self.preempt_timer,
+            self.handover_timer,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Startup event (RFC 5798 §6.4.1).
+    pub fn handle_startup(&mut self, now: Duration) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        self.join(now, TransitionReason::Startup);
+    }
+
+    /// Join the virtual router from Initialize or Fault, as at startup.
+    fn join(&mut self, now: Duration, reason: TransitionReason) {
+        if self.link_down || self.tracker_fault {
+            let why = if self.link_down {
+                TransitionReason::LinkDown
+            } else {
+                TransitionReason::TrackerFault
+            };
+            self.enter(now, State::Fault, why);
+            return;
+        }
+        if self.priority == OWNER {
+            self.become_master(now, TransitionReason::AddressOwner);
+        } else {
+            self.become_backup(now, self.cfg.advert_interval, reason);
+        }
+    }
+
+    /// An advert arrived; validated here against the configuration. Returns the verdict so
+    /// the driver can count it; an accepted advert may still report an address mismatch.
+    pub fn handle_advert(
+        &mut self,
+        now: Duration,
+        src: IpAddr,
+        advert: &Advert,
+    ) -> Result<Accepted, Discard> {
+        if advert.vrid != self.cfg.vrid {
+            return Err(Discard::UnknownVrid);
+        }
+        if src == self.cfg.primary {
+            return Err(Discard::OwnPacket);
+        }
+        let accepted = advert.validate(&Expectation {
+            version: self.cfg.version,
+            auth: &self.cfg.auth,
+            interval_cs: to_centis(self.cfg.advert_interval),
+            addresses: &self.cfg.addresses,
+            local_is_owner: self.cfg.priority == OWNER,
+        })?;
+        match self.state {
+            State::Backup => self.backup_heard(now, src, advert),
+            State::Master => self.master_heard(now, src, advert),
+            State::Initialize | State::Fault => {}
+        }
+        Ok(accepted)
+    }
+
+    /// RFC 5798 §6.4.2, "If an ADVERTISEMENT is received".
+    fn backup_heard(&mut self, now: Duration, src: IpAddr, advert: &Advert) {
+        if advert.priority == STOP {
+            // The master is leaving: take over after Skew_Time only.
+            self.master_down_timer = Some(now + skew_time(self.priority, self.master_adver_interval));
+            self.master_left = true;
+            return;
+        }
+        let lower = advert.priority < self.priority;
+        if !self.cfg.preempt || !lower {
+            self.preempt_timer = None;
+            self.accept_master(now, src, advert);
+            return;
+        }
+        // Preempt_Mode and a lower-priority master. keepalived's preempt_delay: tolerate it
+        // for that long, then take over.
+        if self.cfg.preempt_delay > Duration::ZERO {
+            if self.preempt_timer.is_none() {
+                self.preempt_timer = Some(now + self.cfg.preempt_delay);
+            }
+            self.accept_master(now, src, advert);
+        }
+        // Otherwise the advert is discarded and the Master_Down_Timer runs out (RFC 5798 §6.4.2).
+    }
+
+    /// Accept the sender as master: adopt its interval (v3) and restart the Master_Down_Timer.
+    fn accept_master(&mut self, now: Duration, src: IpAddr, advert: &Advert) {
+        if self.cfg.version == Version::V3 {
+            self.master_adver_interval = from_centis(advert.interval_cs);
+        }
+        self.master_down_timer =
+            Some(now + master_down_interval(self.priority, self.master_adver_interval));
+        self.master_left = false;
+        self.master = Some(src);
+    }
+
+    /// RFC 5798 §6.4.3, "If an ADVERTISEMENT is received".
+    fn master_heard(&mut self, now: Duration, src: IpAddr, advert: &Advert) {
+        if self.stopping {
+            // A successor is advertising: hand over now (design.md principle 5).
+            if advert.priority != STOP {
+                self.finish_stop(now);
+            }
+            return;
+        }
+        if advert.priority == STOP {
+            // Another master is leaving; assert ourselves at once.
+            self.send_advert(self.priority);
+            self.adver_timer = Some(now + self.cfg.advert_interval);
+            return;
+        }
+        let better = advert.priority > self.priority
+            || (advert.priority == self.priority && src > self.cfg.primary);
+        if better {
+            self.actions.push_back(Action::RemoveVips);
+            let interval = if self.cfg.version == Version::V3 {
+                from_centis(advert.interval_cs)
+            } else {
+                self.cfg.advert_interval
+            };
+            self.become_backup(now, interval, TransitionReason::HigherPriorityMaster);
+            self.master = Some(src);
+        }
+    }
+
+    /// Time has passed the deadline from [`Instance::poll_timeout`].
+    pub fn handle_timeout(&mut self, now: Duration) {
+        if self.handover_timer.is_some_and(|t| t <= now) {
+            self.finish_stop(now);
+            return;
+        }
+        match self.state {
+            State::Backup => {
+                if self.master_down_timer.is_some_and(|t| t <= now) {
+                    let reason = if self.master_left {
+                        TransitionReason::MasterLeft
+                    } else {
+                        TransitionReason::MasterDown
+                    };
+                    self.become_master(now, reason);
+                } else if self.preempt_timer.is_some_and(|t| t <= now) {
+                    self.become_master(now, TransitionReason::PreemptDelayElapsed);
+                }
+            }
+            State::Master => {
+                if self.adver_timer.is_some_and(|t| t <= now) {
+                    self.send_advert(self.priority);
+                    self.adver_timer = Some(now + self.cfg.advert_interval);
+                }
+            }
+            State::Initialize | State::Fault => {}
+        }
+    }
+
+    /// The effective priority changed (base adjusted by tracker weights; see
+    /// [`priority::effective`]). Takes effect in the next advert and timer.
+    pub fn handle_priority_adjustment(&mut self, _now: Duration, adjustment: i32) {
+        self.priority = priority::effective(self.cfg.priority, adjustment);
+    }
+
+    /// A weight-0 tracker went down (`true`) or came back (`false`).
+    pub fn handle_tracker_fault(&mut self, now: Duration, fault: bool) {
+        self.tracker_fault = fault;
+        self.update_fault(now, TransitionReason::TrackerFault);
+    }
+
+    /// The interface's link went down (`false`) or came back (`true`).
+    pub fn handle_link(&mut self, now: Duration, up: bool) {
+        self.link_down = !up;
+        self.update_fault(now, TransitionReason::LinkDown);
+    }
+
+    fn update_fault(&mut self, now: Duration, reason: TransitionReason) {
+        let faulty = self.link_down || self.tracker_fault;
+        if !self.started || self.stopping {
+            return;
+        }
+        match (self.state, faulty) {
+            (State::Fault, false) => self.join(now, TransitionReason::FaultCleared),
+            (State::Fault, true) | (State::Initialize, _) => {}
+            (State::Master, true) => {
+                // Tell the backups at once when we still can (a tracker fault, link up).
+                if !self.link_down {
+                    self.send_advert(STOP);
+                }
+                self.actions.push_back(Action::RemoveVips);
+                self.enter(now, State::Fault, reason);
+            }
+            (State::Backup, true) => self.enter(now, State::Fault, reason),
+            (_, false) => {}
+        }
+    }
+
+    /// Shutdown event. A master sends priority 0 and keeps its addresses until a successor's
+    /// advert arrives or `Master_Down_Interval` has passed (design.md principle 5), then stops.
+    pub fn handle_shutdown(&mut self, now: Duration) {
+        if self.stopping {
+            return;
+        }
+        self.stopping = true;
+        if self.state == State::Master {
+            self.send_advert(STOP);
+            self.adver_timer = None;
+            self.handover_timer =
+                Some(now + master_down_interval(self.priority, self.cfg.advert_interval));
+        } else {
+            self.finish_stop(now);
+        }
+    }
+
+    fn finish_stop(&mut self, now: Duration) {
+        if self.state == State::Master {
+            self.actions.push_back(Action::RemoveVips);
+        }
+        self.clear_timers();
+        self.stopping = true;
+        if self.state != State::Initialize {
+            self.enter(now, State::Initialize, TransitionReason::Shutdown);
+        }
+        self.actions.push_back(Action::Stopped);
+    }
+
+    fn become_master(&mut self, now: Duration, reason: TransitionReason) {
+        self.clear_timers();
+        // Addresses first, then the announcement, then the advert: by the time the old master
+        // hears us and lets go, the LAN already points at us (the RFC lists the advert first;
+        // the order inside one instant does not change the protocol).
+        self.actions.push_back(Action::AddVips);
+        self.actions.push_back(Action::Announce);
+        self.send_advert(self.priority);
+        self.adver_timer = Some(now + self.cfg.advert_interval);
+        self.master = Some(self.cfg.primary);
+        self.enter(now, State::Master, reason);
+    }
+
+    fn become_backup(&mut self, now: Duration, interval: Duration, reason: TransitionReason) {
+        self.clear_timers();
+        self.master_adver_interval = interval;
+        self.master_down_timer = Some(now + master_down_interval(self.priority, interval));
+        self.master = None;
+        self.enter(now, State::Backup, reason);
+    }
+
+    fn send_advert(&mut self, priority: u8) {
+        self.actions.push_back(Action::Send(Advert {
+            version: self.cfg.version,
+            vrid: self.cfg.vrid,
+            priority,
+            interval_cs: to_centis(self.cfg.advert_interval),
+            addresses: self.cfg.addresses.clone(),
+            auth: self.cfg.auth.clone(),
+        }));
+    }
+
+    fn clear_timers(&mut self) {
+        self.adver_timer = None;
+        self.master_down_timer = None;
+        self.preempt_timer = None;
+        self.handover_timer = None;
+        self.master_left = false;
+    }
+
+    fn enter(&mut self, now: Duration, to: State, reason: TransitionReason) {
+        if to != State::Master && to != State::Backup {
+            self.master = None;
+        }
+        if to == State::Fault {
+            self.clear_timers();
+        }
+        let from = self.state;
+        self.state = to;
+        self.since = now;
+        self.actions.push_back(Action::StateChanged { from, to, reason });
+    }
+}

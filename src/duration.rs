@@ -13,7 +13,10 @@ pub struct DurationError {
 /// Parse a Go-style duration: one or more `<number><unit>` with units h, m, s, ms, us, ns.
 /// A bare `0` is accepted.
 pub fn parse(input: &str) -> Result<Duration, DurationError> {
-    let err = |why| DurationError { input: input.to_string(), why };
+    let err = |why| DurationError {
+        input: input.to_string(),
+        why,
+    };
     let s = input.trim();
     if s == "0" {
         return Ok(Duration::ZERO);
@@ -31,7 +34,9 @@ pub fn parse(input: &str) -> Result<Duration, DurationError> {
             return Err(err("expected a number"));
         }
         let (num, tail) = rest.split_at(num_len);
-        let unit_len = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(unit_len);
         let scale: u128 = match unit {
             "h" => 3_600_000_000_000,
@@ -46,14 +51,21 @@ pub fn parse(input: &str) -> Result<Duration, DurationError> {
         if whole.is_empty() && frac.is_empty() {
             return Err(err("expected a number"));
         }
-        let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| err("number too large"))? };
+        let whole: u128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| err("number too large"))?
+        };
         let mut value = whole.checked_mul(scale).ok_or_else(|| err("too large"))?;
         let mut place = scale;
         for digit in frac.chars() {
             place /= 10;
-            value += u128::from(digit.to_digit(10).ok_or_else(|| err("expected a number"))?) * place;
+            value +=
+                u128::from(digit.to_digit(10).ok_or_else(|| err("expected a number"))?) * place;
         }
-        total_ns = total_ns.checked_add(value).ok_or_else(|| err("too large"))?;
+        total_ns = total_ns
+            .checked_add(value)
+            .ok_or_else(|| err("too large"))?;
         rest = tail;
     }
     let secs = u64::try_from(total_ns / 1_000_000_000).map_err(|_| err("too large"))?;
@@ -65,11 +77,11 @@ pub fn format(d: Duration) -> String {
     let ns = d.as_nanos();
     if ns == 0 {
         "0s".to_string()
-    } else if ns % 1_000_000_000 == 0 {
+    } else if ns.is_multiple_of(1_000_000_000) {
         format!("{}s", ns / 1_000_000_000)
-    } else if ns % 1_000_000 == 0 {
+    } else if ns.is_multiple_of(1_000_000) {
         format!("{}ms", ns / 1_000_000)
-    } else if ns % 1_000 == 0 {
+    } else if ns.is_multiple_of(1_000) {
         format!("{}us", ns / 1_000)
     } else {
         format!("{ns}ns")

@@ -9,7 +9,11 @@ use kube_vrrp::sim::demo::{self, DemoOptions};
 use kube_vrrp::vrrp::Version;
 
 #[derive(Parser)]
-#[command(name = "kube-vrrp", version, about = "Kubernetes-native virtual IPs over standard VRRP")]
+#[command(
+    name = "kube-vrrp",
+    version,
+    about = "Kubernetes-native virtual IPs over standard VRRP"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -47,8 +51,19 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Simulate { nodes, advert_interval, vrrp_version, fail_at, loss, graceful } => {
-            let version = if vrrp_version == 2 { Version::V2 } else { Version::V3 };
+        Command::Simulate {
+            nodes,
+            advert_interval,
+            vrrp_version,
+            fail_at,
+            loss,
+            graceful,
+        } => {
+            let version = if vrrp_version == 2 {
+                Version::V2
+            } else {
+                Version::V3
+            };
             if let Err(msg) = check_interval(version, advert_interval) {
                 eprintln!("error: --advert-interval: {msg}");
                 return ExitCode::from(2);

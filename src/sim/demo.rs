@@ -84,7 +84,11 @@ pub fn run(opts: &DemoOptions) -> String {
     let interval = opts.advert_interval;
     let name = lan.nodes[master].name.clone();
     if opts.graceful {
-        let _ = writeln!(out, "t={} {name} shuts down (sends priority 0)", secs(kill_at));
+        let _ = writeln!(
+            out,
+            "t={} {name} shuts down (sends priority 0)",
+            secs(kill_at)
+        );
         lan.shutdown(master);
     } else {
         let _ = writeln!(out, "t={} {name} dies", secs(kill_at));
@@ -97,10 +101,20 @@ pub fn run(opts: &DemoOptions) -> String {
     if let Some((at, node)) = lan.first_master_since(kill_at) {
         let prio = lan.nodes[node].instance.priority();
         let (from, what, bound_name, bound) = if opts.graceful {
-            (kill_at + lan.delay, "the priority-0 advert", "Skew_Time", skew_time(prio, interval))
+            (
+                kill_at + lan.delay,
+                "the priority-0 advert",
+                "Skew_Time",
+                skew_time(prio, interval),
+            )
         } else {
             let last = heard_before[node].unwrap_or(kill_at);
-            (last, "the last advert it heard", "Master_Down_Interval", master_down_interval(prio, interval))
+            (
+                last,
+                "the last advert it heard",
+                "Master_Down_Interval",
+                master_down_interval(prio, interval),
+            )
         };
         let _ = writeln!(
             out,
@@ -117,11 +131,23 @@ pub fn run(opts: &DemoOptions) -> String {
 
 fn print_events(out: &mut String, lan: &Lan, from: usize) {
     for event in &lan.events[from..] {
-        if let Event::Transition { at, node, from, to, reason } = event {
+        if let Event::Transition {
+            at,
+            node,
+            from,
+            to,
+            reason,
+        } = event
+        {
             if *to == State::Backup && *from == State::Initialize {
                 continue;
             }
-            let _ = writeln!(out, "t={} {} {from} -> {to} ({reason})", secs(*at), lan.nodes[*node].name);
+            let _ = writeln!(
+                out,
+                "t={} {} {from} -> {to} ({reason})",
+                secs(*at),
+                lan.nodes[*node].name
+            );
         }
     }
 }

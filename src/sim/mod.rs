@@ -127,13 +127,25 @@ impl Lan {
         self.drain(node);
     }
 
+    /// Bring a node back as a freshly started router (after [`Lan::kill`] or a shutdown).
+    pub fn restart(&mut self, node: usize) {
+        let cfg = self.nodes[node].instance.config().clone();
+        self.nodes[node].instance = Instance::new(cfg);
+        self.nodes[node].last_heard = None;
+        self.start(node);
+    }
+
     /// Node loss: it stops at once, sends nothing more, and its addresses die with it.
     pub fn kill(&mut self, node: usize) {
         self.nodes[node].alive = false;
         if self.nodes[node].holds_vips {
             self.nodes[node].holds_vips = false;
             let at = self.now;
-            self.events.push(Event::Vips { at, node, held: false });
+            self.events.push(Event::Vips {
+                at,
+                node,
+                held: false,
+            });
         }
     }
 
@@ -147,7 +159,9 @@ impl Lan {
     /// Change a node's tracker adjustment.
     pub fn adjust_priority(&mut self, node: usize, adjustment: i32) {
         let now = self.now;
-        self.nodes[node].instance.handle_priority_adjustment(now, adjustment);
+        self.nodes[node]
+            .instance
+            .handle_priority_adjustment(now, adjustment);
         self.drain(node);
     }
 
@@ -223,9 +237,12 @@ impl Lan {
     /// The first transition into Master at or after `after`, as (time, node).
     pub fn first_master_since(&self, after: Duration) -> Option<(Duration, usize)> {
         self.events.iter().find_map(|e| match e {
-            Event::Transition { at, node, to: State::Master, .. } if *at >= after => {
-                Some((*at, *node))
-            }
+            Event::Transition {
+                at,
+                node,
+                to: State::Master,
+                ..
+            } if *at >= after => Some((*at, *node)),
             _ => None,
         })
     }
@@ -238,7 +255,11 @@ impl Lan {
         if let Ok(advert) = Advert::decode(&d.bytes, d.from_addr, d.dst) {
             let now = self.now;
             // Discards are the engine's business here; the simulator only delivers.
-            if node.instance.handle_advert(now, d.from_addr, &advert).is_ok() {
+            if node
+                .instance
+                .handle_advert(now, d.from_addr, &advert)
+                .is_ok()
+            {
                 node.last_heard = Some(now);
             }
             self.drain(d.to);

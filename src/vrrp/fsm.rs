@@ -114,7 +114,11 @@ pub enum Action {
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Action::Send(ad) => write!(f, "send priority={} interval_cs={}", ad.priority, ad.interval_cs),
+            Action::Send(ad) => write!(
+                f,
+                "send priority={} interval_cs={}",
+                ad.priority, ad.interval_cs
+            ),
             Action::AddVips => f.write_str("add_vips"),
             Action::RemoveVips => f.write_str("remove_vips"),
             Action::Announce => f.write_str("announce"),
@@ -283,7 +287,8 @@ impl Instance {
     fn backup_heard(&mut self, now: Duration, src: IpAddr, advert: &Advert) {
         if advert.priority == STOP {
             // The master is leaving: take over after Skew_Time only.
-            self.master_down_timer = Some(now + skew_time(self.priority, self.master_adver_interval));
+            self.master_down_timer =
+                Some(now + skew_time(self.priority, self.master_adver_interval));
             self.master_left = true;
             return;
         }
@@ -491,6 +496,7 @@ impl Instance {
         let from = self.state;
         self.state = to;
         self.since = now;
-        self.actions.push_back(Action::StateChanged { from, to, reason });
+        self.actions
+            .push_back(Action::StateChanged { from, to, reason });
     }
 }

@@ -233,7 +233,7 @@ impl Advert {
         out.push(self.addresses.len() as u8);
         match self.version {
             Version::V2 => {
-                if self.interval_cs % 100 != 0 || self.interval_cs > 25_500 {
+                if !self.interval_cs.is_multiple_of(100) || self.interval_cs > 25_500 {
                     return Err(EncodeError::V2Interval(self.interval_cs));
                 }
                 out.push(self.auth.type_code());
@@ -491,14 +491,33 @@ mod tests {
         };
         assert_eq!(back.validate(&expect), Err(Discard::AuthMismatch));
         let none = Auth::None;
-        let expect = Expectation { auth: &none, ..expect };
+        let expect = Expectation {
+            auth: &none,
+            ..expect
+        };
         assert_eq!(back.validate(&expect), Err(Discard::AuthTypeMismatch));
-        let expect = Expectation { auth: &ad.auth, interval_cs: 200, ..expect };
+        let expect = Expectation {
+            auth: &ad.auth,
+            interval_cs: 200,
+            ..expect
+        };
         assert_eq!(back.validate(&expect), Err(Discard::IntervalMismatch));
         let other = [v4("198.51.100.101")];
-        let expect = Expectation { interval_cs: 100, addresses: &other, ..expect };
-        assert_eq!(back.validate(&expect), Ok(Accepted { address_mismatch: true }));
-        let expect = Expectation { local_is_owner: true, ..expect };
+        let expect = Expectation {
+            interval_cs: 100,
+            addresses: &other,
+            ..expect
+        };
+        assert_eq!(
+            back.validate(&expect),
+            Ok(Accepted {
+                address_mismatch: true
+            })
+        );
+        let expect = Expectation {
+            local_is_owner: true,
+            ..expect
+        };
         assert_eq!(back.validate(&expect), Err(Discard::LocalIsOwner));
     }
 
@@ -516,11 +535,20 @@ mod tests {
         let dst = IpAddr::V4(MULTICAST_V4);
         let good = ad.encode(src, dst).unwrap();
         assert_eq!(Advert::decode(&good, src, dst), Ok(ad.clone()));
-        assert_eq!(Advert::decode(&good[..7], src, dst), Err(Discard::Truncated));
-        assert_eq!(Advert::decode(&good[..12], src, dst), Err(Discard::Truncated));
+        assert_eq!(
+            Advert::decode(&good[..7], src, dst),
+            Err(Discard::Truncated)
+        );
+        assert_eq!(
+            Advert::decode(&good[..12], src, dst),
+            Err(Discard::Truncated)
+        );
         let mut long = good.clone();
         long.push(0);
-        assert_eq!(Advert::decode(&long, src, dst), Err(Discard::LengthMismatch));
+        assert_eq!(
+            Advert::decode(&long, src, dst),
+            Err(Discard::LengthMismatch)
+        );
         let mut bad = good.clone();
         bad[0] = 0x41;
         assert_eq!(Advert::decode(&bad, src, dst), Err(Discard::BadVersion));

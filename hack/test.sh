@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Run every test: formatting, lints, unit and integration tests (network-namespace tests need
+# root). Installs missing prerequisites first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "run as root: the network tests create network namespaces (sudo $0)" >&2
+  exit 2
+fi
+hack/deps.sh
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test --all-targets -- --test-threads="${TEST_THREADS:-2}"

@@ -1,0 +1,200 @@
+//! Conformance transcripts: each file in tests/conformance/ is a timed sequence of inputs to one
+//! instance with the exact actions and next deadline the RFC prescribes, as JSON lines.
+//!
+//! Line 1: `{"rfc": "...", "rule": "...", "config": {...}}`. Every later line:
+//! `{"at": "<duration>", "input": ..., "expect": ["<action>", ...], "next_timeout": "<duration>"|null}`.
+//! Inputs: "startup", "timeout" (asserts the deadline is exactly `at`), "shutdown",
+//! {"advert": {...}}, {"adjust": N}, {"link": "up"|"down"}, {"tracker_fault": bool}.
+//! A discarded advert expects "discard <reason>"; an address-list mismatch "accepted address_mismatch".
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kube_vrrp::duration;
+use kube_vrrp::vrrp::{Advert, Auth, Instance, InstanceConfig, Version};
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    rfc: String,
+    rule: String,
+    config: Config,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    vrid: u8,
+    version: u8,
+    priority: u8,
+    advert_interval: String,
+    #[serde(default = "yes")]
+    preempt: bool,
+    #[serde(default)]
+    preempt_delay: Option<String>,
+    addresses: Vec<IpAddr>,
+    #[serde(default)]
+    password: Option<String>,
+    primary: IpAddr,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Step {
+    at: String,
+    input: Value,
+    #[serde(default)]
+    expect: Vec<String>,
+    #[serde(default)]
+    next_timeout: Option<Option<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdvertIn {
+    from: IpAddr,
+    priority: u8,
+    #[serde(default)]
+    interval: Option<String>,
+    #[serde(default)]
+    vrid: Option<u8>,
+    #[serde(default)]
+    addresses: Option<Vec<IpAddr>>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    version: Option<u8>,
+}
+
+fn dur(s: &str) -> Duration {
+    duration::parse(s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn version(n: u8) -> Version {
+    if n == 2 { Version::V2 } else { Version::V3 }
+}
+
+fn centis(d: Duration) -> u16 {
+    (d.as_millis() / 10) as u16
+}
+
+fn run(file: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/conformance")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, first) = lines.next().expect("header line");
+    let header: Header = serde_json::from_str(first).expect("header");
+    assert!(!header.rfc.is_empty() && !header.rule.is_empty());
+    let c = header.config.clone();
+    let cfg = InstanceConfig {
+        vrid: c.vrid,
+        version: version(c.version),
+        priority: c.priority,
+        advert_interval: dur(&c.advert_interval),
+        preempt: c.preempt,
+        preempt_delay: c.preempt_delay.as_deref().map_or(Duration::ZERO, dur),
+        addresses: c.addresses.clone(),
+        auth: c.password.as_deref().map_or(Auth::None, Auth::pass),
+        primary: c.primary,
+    };
+    let mut inst = Instance::new(cfg.clone());
+    for (n, line) in lines {
+        let ctx = format!("{file}:{}", n + 1);
+        let step: Step = serde_json::from_str(line).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        let now = dur(&step.at);
+        let mut got: Vec<String> = Vec::new();
+        match &step.input {
+            Value::String(s) if s == "startup" => inst.handle_startup(now),
+            Value::String(s) if s == "shutdown" => inst.handle_shutdown(now),
+            Value::String(s) if s == "timeout" => {
+                assert_eq!(
+                    inst.poll_timeout(),
+                    Some(now),
+                    "{ctx}: the deadline is not at {}",
+                    step.at
+                );
+                inst.handle_timeout(now);
+            }
+            Value::Object(o) if o.contains_key("advert") => {
+                let a: AdvertIn = serde_json::from_value(o["advert"].clone()).expect("advert");
+                let interval = a.interval.as_deref().map_or(cfg.advert_interval, dur);
+                let advert = Advert {
+                    version: a.version.map_or(cfg.version, version),
+                    vrid: a.vrid.unwrap_or(cfg.vrid),
+                    priority: a.priority,
+                    interval_cs: centis(interval),
+                    addresses: a.addresses.unwrap_or_else(|| cfg.addresses.clone()),
+                    auth: match (&a.password, &cfg.auth) {
+                        (Some(p), _) => Auth::pass(p),
+                        (None, auth) => auth.clone(),
+                    },
+                };
+                match inst.handle_advert(now, a.from, &advert) {
+                    Err(reason) => got.push(format!("discard {reason}")),
+                    Ok(acc) if acc.address_mismatch => got.push("accepted address_mismatch".into()),
+                    Ok(_) => {}
+                }
+            }
+            Value::Object(o) if o.contains_key("adjust") => {
+                inst.handle_priority_adjustment(now, o["adjust"].as_i64().expect("adjust") as i32)
+            }
+            Value::Object(o) if o.contains_key("link") => inst.handle_link(now, o["link"] == "up"),
+            Value::Object(o) if o.contains_key("tracker_fault") => {
+                inst.handle_tracker_fault(now, o["tracker_fault"].as_bool().expect("bool"))
+            }
+            other => panic!("{ctx}: unknown input {other}"),
+        }
+        while let Some(action) = inst.poll_action() {
+            got.push(action.to_string());
+        }
+        assert_eq!(got, step.expect, "{ctx}: actions");
+        if let Some(expected) = step.next_timeout {
+            assert_eq!(
+                inst.poll_timeout(),
+                expected.as_deref().map(dur),
+                "{ctx}: next deadline"
+            );
+        }
+    }
+}
+
+macro_rules! transcripts {
+    ($($name:ident),* $(,)?) => {
+        $( #[test] fn $name() { run(concat!(stringify!($name), ".jsonl")); } )*
+    };
+}
+
+transcripts!(
+    startup_backup_then_master_down,
+    owner_takes_over_at_once,
+    backup_resets_timer_on_advert,
+    v3_backup_adopts_master_interval,
+    master_left_backup_waits_skew_only,
+    master_steps_down_for_higher_priority,
+    equal_priority_higher_address_wins,
+    master_answers_priority_zero,
+    preempt_discards_lower_master,
+    nopreempt_keeps_lower_master,
+    preempt_delay_tolerates_then_preempts,
+    v2_receive_checks,
+    v3_receive_checks,
+    shutdown_hands_over_on_successor_advert,
+    shutdown_handover_is_bounded,
+    link_down_faults_and_recovers,
+    tracker_fault_sends_priority_zero,
+    tracker_weights_change_advertised_priority,
+    v3_centisecond_timing,
+    v2_whole_second_timing,
+);

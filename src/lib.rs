@@ -2,6 +2,16 @@
 //!
 //! The protocol core ([`vrrp`]) is pure; everything that touches the world lives at the edges.
 
+pub mod agent;
+pub mod config;
 pub mod duration;
+pub mod http;
+pub mod metrics;
+pub mod net;
+pub mod run;
 pub mod sim;
+pub mod spec;
+pub mod status_client;
+pub mod track;
+pub mod translate;
 pub mod vrrp;

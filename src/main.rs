@@ -1,12 +1,14 @@
 //! The `kube-vrrp` command line. Parsing and dispatch only; the work lives in the library.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-use kube_vrrp::duration;
+use clap::{Parser, Subcommand, ValueEnum};
 use kube_vrrp::sim::demo::{self, DemoOptions};
 use kube_vrrp::vrrp::Version;
+use kube_vrrp::{config, duration, run, status_client};
 
 #[derive(Parser)]
 #[command(
@@ -15,12 +17,48 @@ use kube_vrrp::vrrp::Version;
     about = "Kubernetes-native virtual IPs over standard VRRP"
 )]
 struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Output {
+    Table,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Run standalone from a file of VirtualIP (and Secret) documents.
+    Run {
+        /// The file; reloaded on change and on SIGHUP.
+        #[arg(long)]
+        config: PathBuf,
+        /// This node's name, as `priorities[].nodeName` refers to it (default: the hostname).
+        #[arg(long, env = "NODE_NAME")]
+        node_name: Option<String>,
+        /// Address for /metrics, /healthz, /readyz and /status.
+        #[arg(long, default_value = "0.0.0.0:9650")]
+        http_addr: SocketAddr,
+    },
+    /// Print a running agent's instances.
+    Status {
+        /// The agent's HTTP address.
+        #[arg(long, default_value = "127.0.0.1:9650")]
+        http_addr: SocketAddr,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
     /// Simulate an election and a failover on a virtual clock (no network, no root needed).
     Simulate {
         /// Number of routers.
@@ -48,9 +86,81 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     duration::parse(s).map_err(|e| e.to_string())
 }
 
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Run {
+            config: path,
+            node_name,
+            http_addr,
+        } => {
+            init_logging(cli.log_format);
+            let file = match config::load(&path) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let opts = run::RunOptions {
+                config: path,
+                node_name: node_name.unwrap_or_else(hostname),
+                http_addr,
+            };
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(run::run(opts, file)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Status { http_addr, output } => match status_client::fetch(http_addr) {
+            Ok(instances) => {
+                match output {
+                    Output::Table => print!("{}", status_client::table(&instances)),
+                    Output::Json => println!(
+                        "{}",
+                        serde_json::to_string_pretty(&instances).unwrap_or_default()
+                    ),
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Simulate {
             nodes,
             advert_interval,
@@ -64,7 +174,7 @@ fn main() -> ExitCode {
             } else {
                 Version::V3
             };
-            if let Err(msg) = check_interval(version, advert_interval) {
+            if let Err(msg) = kube_vrrp::vrrp::timers::check_interval(version, advert_interval) {
                 eprintln!("error: --advert-interval: {msg}");
                 return ExitCode::from(2);
             }
@@ -80,8 +190,4 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
-}
-
-fn check_interval(version: Version, d: Duration) -> Result<(), String> {
-    kube_vrrp::vrrp::timers::check_interval(version, d)
 }

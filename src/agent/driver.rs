@@ -1,0 +1,409 @@
+//! The driver of one virtual router: feeds the pure engine with packets, link events, tracker
+//! changes and time, and carries out its actions on the host (send, addresses, announcements).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::{Instant, sleep_until};
+
+use super::status::{StatusStore, rfc3339};
+use crate::metrics::Metrics;
+use crate::net::announce::{FrameSender, frame_for};
+use crate::net::netlink::{Link, Netlink};
+use crate::net::socket::{VrrpSocket, group_for};
+use crate::translate::RouterConfig;
+use crate::vrrp::{Action, Advert, Discard, Instance, State};
+
+/// What a driver is told from outside.
+#[derive(Debug)]
+pub enum Command {
+    /// An advert that passed the packet-level checks.
+    Advert {
+        /// Sender.
+        src: IpAddr,
+        /// The advert.
+        advert: Advert,
+    },
+    /// New tracker state: the summed weight adjustment and whether a weight-0 tracker is down.
+    Trackers {
+        /// Sum of weights in effect.
+        adjustment: i32,
+        /// A weight-0 tracker is down.
+        fault: bool,
+    },
+    /// Leave gracefully (priority 0 and handover when master) and stop.
+    Shutdown,
+}
+
+/// What a driver needs from the host.
+#[derive(Clone, Debug)]
+pub struct Host {
+    /// Address changes.
+    pub netlink: Netlink,
+    /// The interface's VRRP sockets.
+    pub socket: Arc<VrrpSocket>,
+    /// Announcements on the interface.
+    pub frames: Arc<FrameSender>,
+    /// Link events.
+    pub links: broadcast::Sender<Link>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Status for /status.
+    pub status: StatusStore,
+    /// The engine's time zero.
+    pub epoch: Instant,
+}
+
+/// How long an installed VIP lives unless refreshed: a little over the backups'
+/// Master_Down_Interval, in whole seconds as the kernel counts, at least 3 s.
+pub fn vip_lifetime(interval: Duration) -> Duration {
+    let d = interval * 3 + Duration::from_secs(1);
+    Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(Duration::from_secs(3))
+}
+
+struct Driver {
+    cfg: RouterConfig,
+    host: Host,
+    link: Link,
+    inst: Instance,
+    vrid: String,
+    holding: bool,
+    last_refresh: Option<Instant>,
+    announce_at: Option<Instant>,
+    second_burst_pending: bool,
+    stopped: bool,
+}
+
+/// Run one virtual router until it is told to shut down (or its channel closes).
+pub async fn run(cfg: RouterConfig, host: Host, link: Link, mut rx: mpsc::Receiver<Command>) {
+    let mut links = host.links.subscribe();
+    let inst = Instance::new(cfg.instance.clone());
+    let vrid = cfg.instance.vrid.to_string();
+    let mut d = Driver {
+        cfg,
+        host,
+        link,
+        inst,
+        vrid,
+        holding: false,
+        last_refresh: None,
+        announce_at: None,
+        second_burst_pending: false,
+        stopped: false,
+    };
+    d.publish_config();
+    let now = d.now();
+    d.inst.handle_link(now, d.link.up);
+    d.inst.handle_startup(now);
+    loop {
+        d.execute().await;
+        if d.stopped {
+            break;
+        }
+        let deadline = d.inst.poll_timeout().map(|t| d.host.epoch + t);
+        tokio::select! {
+            cmd = rx.recv() => match cmd {
+                Some(cmd) => d.command(cmd),
+                None => d.inst.handle_shutdown(d.now()),
+            },
+            _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                d.inst.handle_timeout(d.now());
+            }
+            _ = sleep_until(d.announce_at.unwrap_or_else(far_future)), if d.announce_at.is_some() => {
+                d.announce_burst();
+            }
+            update = links.recv() => d.link_update(update).await,
+        }
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400)
+}
+
+impl Driver {
+    fn now(&self) -> Duration {
+        self.host.epoch.elapsed()
+    }
+
+    fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let now = self.now();
+        match cmd {
+            Command::Advert { src, advert } => {
+                let result = if !self.cfg.unicast_peers.is_empty()
+                    && !self.cfg.unicast_peers.contains(&src)
+                {
+                    Err(Discard::NotFromPeer)
+                } else {
+                    self.inst.handle_advert(now, src, &advert)
+                };
+                let labels = [self.cfg.name.as_str(), self.vrid.as_str()];
+                match result {
+                    Ok(accepted) => {
+                        self.host
+                            .metrics
+                            .adverts_received
+                            .with_label_values(&labels)
+                            .inc();
+                        if accepted.address_mismatch {
+                            self.host
+                                .metrics
+                                .address_mismatches
+                                .with_label_values(&labels)
+                                .inc();
+                        }
+                        let master = self.inst.master().map(|m| m.to_string());
+                        self.host.status.update(&self.cfg.name, |s| {
+                            s.counters.adverts_received += 1;
+                            s.counters.address_mismatches += u64::from(accepted.address_mismatch);
+                            s.master = master;
+                        });
+                    }
+                    Err(reason) => {
+                        self.host
+                            .metrics
+                            .discards
+                            .with_label_values(&[&self.cfg.interface, reason.as_str()])
+                            .inc();
+                        self.host.status.update(&self.cfg.name, |s| {
+                            *s.counters
+                                .discards
+                                .entry(reason.as_str().to_string())
+                                .or_default() += 1;
+                        });
+                        tracing::trace!(vip = self.name(), %src, %reason, "advert discarded");
+                    }
+                }
+            }
+            Command::Trackers { adjustment, fault } => {
+                self.inst.handle_priority_adjustment(now, adjustment);
+                self.inst.handle_tracker_fault(now, fault);
+                let p = self.inst.priority();
+                self.host
+                    .metrics
+                    .priority
+                    .with_label_values(&[self.cfg.name.as_str(), self.vrid.as_str()])
+                    .set(i64::from(p));
+                self.host.status.update(&self.cfg.name, |s| s.priority = p);
+            }
+            Command::Shutdown => self.inst.handle_shutdown(now),
+        }
+    }
+
+    async fn link_update(&mut self, update: Result<Link, broadcast::error::RecvError>) {
+        let link = match update {
+            Ok(l) if l.index == self.link.index => l,
+            Ok(_) => return,
+            // Missed events: read the link's state directly.
+            Err(broadcast::error::RecvError::Lagged(_)) => match self.host.netlink.links().await {
+                Ok(all) => match all.into_iter().find(|l| l.index == self.link.index) {
+                    Some(l) => l,
+                    None => return,
+                },
+                Err(_) => return,
+            },
+            // Cannot happen while `host.links` (a sender) lives in this driver.
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let up = link.up && link.present;
+        if up != self.link.up {
+            tracing::info!(vip = self.name(), interface = %self.cfg.interface, up, "link changed");
+        }
+        self.link.up = up;
+        let now = self.now();
+        self.inst.handle_link(now, up);
+    }
+
+    /// Carry out every pending action of the engine.
+    async fn execute(&mut self) {
+        while let Some(action) = self.inst.poll_action() {
+            match action {
+                Action::Send(advert) => self.send(&advert).await,
+                Action::AddVips => {
+                    self.holding = true;
+                    self.refresh_vips().await;
+                }
+                Action::RemoveVips => {
+                    self.holding = false;
+                    self.announce_at = None;
+                    for vip in self.cfg.vips.clone() {
+                        if let Err(e) = self.host.netlink.remove(self.link.index, vip).await {
+                            self.action_error("remove_vip", &e.to_string());
+                        }
+                    }
+                }
+                Action::Announce => {
+                    self.second_burst_pending = !self.cfg.announce.delay.is_zero();
+                    self.announce_at = Some(Instant::now());
+                    self.announce_burst();
+                }
+                Action::StateChanged { from, to, reason } => {
+                    tracing::info!(
+                        vip = self.name(), vrid = self.cfg.instance.vrid, interface = %self.cfg.interface,
+                        priority = self.inst.priority(), %from, %to, %reason, "state changed"
+                    );
+                    let labels = [self.cfg.name.as_str(), self.vrid.as_str()];
+                    self.host
+                        .metrics
+                        .set_state(&self.cfg.name, self.cfg.instance.vrid, to);
+                    self.host
+                        .metrics
+                        .transitions
+                        .with_label_values(&[
+                            labels[0],
+                            labels[1],
+                            &to.to_string(),
+                            &reason.to_string(),
+                        ])
+                        .inc();
+                    let since = SystemTime::now();
+                    let unix = since
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .as_secs();
+                    self.host
+                        .metrics
+                        .state_since
+                        .with_label_values(&labels)
+                        .set(unix as i64);
+                    let master = self.inst.master().map(|m| m.to_string());
+                    self.host.status.update(&self.cfg.name, |s| {
+                        s.state = to.to_string();
+                        s.reason = reason.to_string();
+                        s.since = rfc3339(since);
+                        s.master = master;
+                        s.counters.transitions += 1;
+                    });
+                }
+                Action::Stopped => self.stopped = true,
+            }
+        }
+    }
+
+    async fn send(&mut self, advert: &Advert) {
+        let src = self.cfg.instance.primary;
+        let targets: Vec<IpAddr> = if self.cfg.unicast_peers.is_empty() {
+            vec![group_for(src)]
+        } else {
+            self.cfg.unicast_peers.clone()
+        };
+        for dst in targets {
+            match advert.encode(src, dst) {
+                Ok(bytes) => match self.host.socket.send(&bytes, dst).await {
+                    Ok(()) => {
+                        self.host
+                            .metrics
+                            .adverts_sent
+                            .with_label_values(&[self.cfg.name.as_str(), self.vrid.as_str()])
+                            .inc();
+                        self.host
+                            .status
+                            .update(&self.cfg.name, |s| s.counters.adverts_sent += 1);
+                    }
+                    // A down link refuses sends; the link monitor moves us to Fault.
+                    Err(e) => self.action_error("send", &e.to_string()),
+                },
+                Err(e) => self.action_error("encode", &e.to_string()),
+            }
+        }
+        if self.holding && self.inst.state() == State::Master {
+            let due = self
+                .last_refresh
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+            if due {
+                self.refresh_vips().await;
+            }
+        }
+    }
+
+    /// Install (or refresh the lifetime of) every VIP.
+    async fn refresh_vips(&mut self) {
+        let lifetime = vip_lifetime(self.cfg.instance.advert_interval);
+        for vip in self.cfg.vips.clone() {
+            if let Err(e) = self.host.netlink.install(&self.link, vip, lifetime).await {
+                self.action_error("install_vip", &e.to_string());
+            }
+        }
+        self.last_refresh = Some(Instant::now());
+    }
+
+    /// Send one burst of announcements and schedule the next one, if any.
+    fn announce_burst(&mut self) {
+        for _ in 0..self.cfg.announce.repeat.max(1) {
+            for vip in &self.cfg.vips {
+                if let Err(e) = self.host.frames.send(&frame_for(&self.link.mac, vip.addr)) {
+                    tracing::warn!(vip = %self.cfg.name, error = %e, "announcement failed");
+                    self.host
+                        .metrics
+                        .action_errors
+                        .with_label_values(&[
+                            self.cfg.name.as_str(),
+                            self.vrid.as_str(),
+                            "announce",
+                        ])
+                        .inc();
+                }
+            }
+        }
+        let a = &self.cfg.announce;
+        self.announce_at = if self.second_burst_pending {
+            self.second_burst_pending = false;
+            Some(Instant::now() + a.delay)
+        } else if !a.refresh.is_zero() {
+            Some(Instant::now() + a.refresh)
+        } else {
+            None
+        };
+    }
+
+    fn action_error(&self, action: &str, error: &str) {
+        tracing::warn!(vip = %self.cfg.name, action, error, "action failed");
+        self.host
+            .metrics
+            .action_errors
+            .with_label_values(&[self.cfg.name.as_str(), self.vrid.as_str(), action])
+            .inc();
+    }
+
+    fn publish_config(&self) {
+        let c = &self.cfg;
+        let labels = [c.name.as_str(), self.vrid.as_str()];
+        self.host
+            .metrics
+            .set_state(&c.name, c.instance.vrid, State::Initialize);
+        self.host
+            .metrics
+            .priority
+            .with_label_values(&labels)
+            .set(i64::from(c.instance.priority));
+        self.host.status.update(&c.name, |s| {
+            s.vrid = c.instance.vrid;
+            s.interface = c.interface.clone();
+            s.version = if c.instance.version == crate::vrrp::Version::V2 {
+                2
+            } else {
+                3
+            };
+            s.addresses = c.vips.iter().map(|v| v.to_string()).collect();
+            s.priority = c.instance.priority;
+            s.base_priority = c.instance.priority;
+            s.error = None;
+        });
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Dropped without a clean stop (task aborted): nothing else to do; the kernel lifetime
+        // removes the VIPs. A clean stop has removed them already.
+        if self.holding {
+            tracing::warn!(vip = %self.cfg.name, "driver stopped while holding its addresses; their lifetime will remove them");
+        }
+    }
+}

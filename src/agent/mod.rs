@@ -1,0 +1,9 @@
+//! The agent: a supervisor of instance drivers, one listener per interface, status.
+
+pub mod driver;
+pub mod listener;
+pub mod status;
+pub mod supervisor;
+
+pub use status::{InstanceStatus, StatusStore};
+pub use supervisor::{Desired, Supervisor};

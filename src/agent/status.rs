@@ -1,0 +1,137 @@
+//! What the agent shows about its instances on `/status` and `kube-vrrp status`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::vrrp::State;
+
+/// One instance as reported.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceStatus {
+    /// VirtualIP name.
+    pub name: String,
+    /// Virtual router id.
+    pub vrid: u8,
+    /// Interface.
+    pub interface: String,
+    /// VRRP version.
+    pub version: u8,
+    /// Addresses.
+    pub addresses: Vec<String>,
+    /// Current state (Initialize, Backup, Master, Fault), or Error when it could not start.
+    pub state: String,
+    /// Why the last transition happened.
+    pub reason: String,
+    /// Effective priority.
+    pub priority: u8,
+    /// Configured base priority.
+    pub base_priority: u8,
+    /// Address of the current master, when known.
+    pub master: Option<String>,
+    /// When the state was entered (RFC 3339, UTC).
+    pub since: String,
+    /// Error that keeps the instance from running, if any.
+    pub error: Option<String>,
+    /// Counters.
+    pub counters: Counters,
+}
+
+/// Per-instance counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counters {
+    /// Adverts sent.
+    pub adverts_sent: u64,
+    /// Adverts accepted.
+    pub adverts_received: u64,
+    /// Transitions.
+    pub transitions: u64,
+    /// Dropped packets by reason.
+    pub discards: BTreeMap<String, u64>,
+    /// Accepted adverts with a different address list.
+    pub address_mismatches: u64,
+}
+
+/// Shared map of instance name to status.
+#[derive(Clone, Debug, Default)]
+pub struct StatusStore {
+    inner: Arc<RwLock<BTreeMap<String, InstanceStatus>>>,
+}
+
+impl StatusStore {
+    /// Update (or create) one instance's status.
+    pub fn update(&self, name: &str, f: impl FnOnce(&mut InstanceStatus)) {
+        let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        let entry = map
+            .entry(name.to_string())
+            .or_insert_with(|| InstanceStatus {
+                name: name.to_string(),
+                state: State::Initialize.to_string(),
+                since: rfc3339(SystemTime::now()),
+                ..Default::default()
+            });
+        f(entry);
+    }
+
+    /// Forget an instance.
+    pub fn remove(&self, name: &str) {
+        self.inner
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+    }
+
+    /// A copy of every instance's status, by name.
+    pub fn snapshot(&self) -> Vec<InstanceStatus> {
+        self.inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+}
+
+/// Format a time as RFC 3339 in UTC with millisecond precision.
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = if month <= 2 { y + 1 } else { y };
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn formats_rfc3339() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_millis(1_795_765_391_250)),
+            "2026-11-27T07:43:11.250Z"
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! The supervisor: keeps the running instances equal to the desired ones. Unchanged instances
+//! are left alone; changed ones are restarted; removed ones leave gracefully.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::driver::{self, Command, Host};
+use super::listener::Listener;
+use super::status::StatusStore;
+use crate::metrics::Metrics;
+use crate::net::announce::FrameSender;
+use crate::net::netlink::{Link, Netlink};
+use crate::net::socket::VrrpSocket;
+use crate::translate::RouterConfig;
+use crate::vrrp::timers::master_down_interval;
+
+/// One desired instance, or why it cannot run on this node.
+pub type Desired = BTreeMap<String, Result<RouterConfig, String>>;
+
+struct Running {
+    cfg: RouterConfig,
+    tx: mpsc::Sender<Command>,
+    task: JoinHandle<()>,
+    listener: (String, bool),
+}
+
+/// Owner of every instance task and the per-interface sockets.
+pub struct Supervisor {
+    netlink: Netlink,
+    metrics: Metrics,
+    status: StatusStore,
+    links: broadcast::Sender<Link>,
+    epoch: Instant,
+    running: BTreeMap<String, Running>,
+    listeners: HashMap<(String, bool), Listener>,
+    frames: HashMap<u32, Arc<FrameSender>>,
+}
+
+impl Supervisor {
+    /// A supervisor with nothing running.
+    pub fn new(
+        netlink: Netlink,
+        metrics: Metrics,
+        status: StatusStore,
+        links: broadcast::Sender<Link>,
+    ) -> Supervisor {
+        Supervisor {
+            netlink,
+            metrics,
+            status,
+            links,
+            epoch: Instant::now(),
+            running: BTreeMap::new(),
+            listeners: HashMap::new(),
+            frames: HashMap::new(),
+        }
+    }
+
+    /// Names of the running instances.
+    pub fn running(&self) -> Vec<String> {
+        self.running.keys().cloned().collect()
+    }
+
+    /// Make the running set equal to `desired`.
+    pub async fn apply(&mut self, desired: &Desired) {
+        let stale: Vec<String> = self
+            .running
+            .iter()
+            .filter(|(name, r)| !matches!(desired.get(*name), Some(Ok(cfg)) if *cfg == r.cfg))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            let removed = !matches!(desired.get(&name), Some(Ok(_)));
+            self.stop(&name).await;
+            if removed {
+                self.status.remove(&name);
+            }
+        }
+        for (name, want) in desired {
+            if self.running.contains_key(name) {
+                continue;
+            }
+            match want {
+                Ok(cfg) => {
+                    if let Err(e) = self.start(cfg.clone()).await {
+                        tracing::error!(vip = %name, error = %e, "cannot start");
+                        self.report_error(name, &e);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(vip = %name, error = %e, "invalid");
+                    self.report_error(name, e);
+                }
+            }
+        }
+        self.listeners.retain(|_, l| !l.is_unused());
+    }
+
+    fn report_error(&self, name: &str, error: &str) {
+        self.status.update(name, |s| {
+            s.state = "Error".into();
+            s.error = Some(error.to_string());
+        });
+    }
+
+    async fn start(&mut self, cfg: RouterConfig) -> Result<(), String> {
+        let link = self
+            .netlink
+            .link_by_name(&cfg.interface)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("interface {} not found", cfg.interface))?;
+        let key = (cfg.interface.clone(), cfg.instance.primary.is_ipv6());
+        if !self.listeners.contains_key(&key) {
+            let socket = VrrpSocket::open(&cfg.interface, link.index, cfg.instance.primary)
+                .map_err(|e| format!("VRRP socket: {e}"))?;
+            self.listeners.insert(
+                key.clone(),
+                Listener::start(socket, cfg.interface.clone(), self.metrics.clone()),
+            );
+        }
+        let listener = &self.listeners[&key];
+        let frames = match self.frames.get(&link.index) {
+            Some(f) => f.clone(),
+            None => {
+                let f = Arc::new(
+                    FrameSender::open(link.index)
+                        .map_err(|e| format!("packet socket on {}: {e}", cfg.interface))?,
+                );
+                self.frames.insert(link.index, f.clone());
+                f
+            }
+        };
+        let (tx, rx) = mpsc::channel(1024);
+        {
+            let mut routes = listener.routes.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(other) = self
+                .running
+                .values()
+                .find(|r| r.listener == key && r.cfg.instance.vrid == cfg.instance.vrid)
+            {
+                return Err(format!(
+                    "vrid {} on {} is already used by VirtualIP {}",
+                    cfg.instance.vrid, cfg.interface, other.cfg.name
+                ));
+            }
+            routes.insert(cfg.instance.vrid, tx.clone());
+        }
+        let host = Host {
+            netlink: self.netlink.clone(),
+            socket: listener.socket.clone(),
+            frames,
+            links: self.links.clone(),
+            metrics: self.metrics.clone(),
+            status: self.status.clone(),
+            epoch: self.epoch,
+        };
+        let name = cfg.name.clone();
+        let task = tokio::spawn(driver::run(cfg.clone(), host, link, rx));
+        self.running.insert(
+            name,
+            Running {
+                cfg,
+                tx,
+                task,
+                listener: key,
+            },
+        );
+        Ok(())
+    }
+
+    /// Stop one instance gracefully and wait for it (bounded by its handover wait).
+    async fn stop(&mut self, name: &str) {
+        let Some(r) = self.running.remove(name) else {
+            return;
+        };
+        let _ = r.tx.send(Command::Shutdown).await;
+        let bound = handover_bound(&r.cfg);
+        let abort = r.task.abort_handle();
+        if tokio::time::timeout(bound, r.task).await.is_err() {
+            tracing::warn!(vip = %name, "instance did not stop in time; aborting it");
+            abort.abort();
+        }
+        if let Some(l) = self.listeners.get(&r.listener) {
+            l.routes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&r.cfg.instance.vrid);
+        }
+        self.metrics.remove_instance(name, r.cfg.instance.vrid);
+    }
+
+    /// Send tracker state to an instance.
+    pub async fn trackers(&self, name: &str, adjustment: i32, fault: bool) {
+        if let Some(r) = self.running.get(name) {
+            let _ = r.tx.send(Command::Trackers { adjustment, fault }).await;
+        }
+    }
+
+    /// Stop everything gracefully, in parallel; returns when all have stopped.
+    pub async fn shutdown(&mut self) {
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        let mut waits = Vec::new();
+        for name in names {
+            if let Some(r) = self.running.remove(&name) {
+                let _ = r.tx.send(Command::Shutdown).await;
+                let bound = handover_bound(&r.cfg);
+                waits.push(async move {
+                    let abort = r.task.abort_handle();
+                    if tokio::time::timeout(bound, r.task).await.is_err() {
+                        abort.abort();
+                    }
+                });
+            }
+        }
+        futures::future::join_all(waits).await;
+        self.listeners.clear();
+    }
+}
+
+/// A leaving master waits at most Master_Down_Interval for its successor; allow a second more.
+fn handover_bound(cfg: &RouterConfig) -> Duration {
+    master_down_interval(cfg.instance.priority, cfg.instance.advert_interval)
+        + Duration::from_secs(1)
+}

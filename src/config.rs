@@ -1,0 +1,312 @@
+//! The standalone file: multi-document YAML holding VirtualIP documents and the Secret documents
+//! their `secretRef`s resolve against, the same documents `kubectl apply` takes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::spec::{API_VERSION, KIND, SecretKeyRef, VirtualIpSpec};
+use crate::translate;
+
+/// Why a file was refused; the message names the file, the document and the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Not YAML.
+    #[error("{path}: invalid YAML: {message}")]
+    Yaml {
+        /// File.
+        path: PathBuf,
+        /// Parser message with location.
+        message: String,
+    },
+    /// A document is wrong.
+    #[error("{path}: document {index} ({what}): {message}")]
+    Document {
+        /// File.
+        path: PathBuf,
+        /// 1-based index of the document.
+        index: usize,
+        /// Kind and name, as far as known.
+        what: String,
+        /// Field and problem.
+        message: String,
+    },
+}
+
+/// One VirtualIP from the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VirtualIpDoc {
+    /// metadata.name.
+    pub name: String,
+    /// The spec.
+    pub spec: VirtualIpSpec,
+}
+
+/// The loaded file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigFile {
+    /// VirtualIPs in file order.
+    pub virtual_ips: Vec<VirtualIpDoc>,
+    /// Secrets: name -> key -> value (`data` base64-decoded, `stringData` as is).
+    pub secrets: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl ConfigFile {
+    /// Resolve a secretRef against the file's Secret documents.
+    pub fn password(&self, r: &SecretKeyRef) -> Result<String, String> {
+        let secret = self
+            .secrets
+            .get(&r.name)
+            .ok_or_else(|| format!("no Secret {:?} in the file", r.name))?;
+        secret
+            .get(&r.key)
+            .cloned()
+            .ok_or_else(|| format!("Secret {:?} has no key {:?}", r.name, r.key))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Metadata {
+    name: String,
+}
+
+/// Load and check a file.
+pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// Parse and check file contents; `path` is used in messages.
+pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| ConfigError::Yaml {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut file = ConfigFile::default();
+    let mut names = BTreeMap::new();
+    for (i, doc) in docs.into_iter().enumerate() {
+        let index = i + 1;
+        let fail = |what: &str, message: String| ConfigError::Document {
+            path: path.to_path_buf(),
+            index,
+            what: what.to_string(),
+            message,
+        };
+        if doc.is_null() {
+            continue; // an empty document, e.g. a trailing `---`
+        }
+        let kind = doc
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let name = doc
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let what = if name.is_empty() {
+            kind.clone()
+        } else {
+            format!("{kind} {name}")
+        };
+        let meta: Metadata = decode(
+            doc.get("metadata").cloned().unwrap_or(Value::Null),
+            "metadata",
+        )
+        .map_err(|m| fail(&what, m))?;
+        match kind.as_str() {
+            KIND => {
+                let api = doc
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if api != API_VERSION {
+                    return Err(fail(
+                        &what,
+                        format!("apiVersion: must be {API_VERSION}, got {api:?}"),
+                    ));
+                }
+                let spec: VirtualIpSpec =
+                    decode(doc.get("spec").cloned().unwrap_or(Value::Null), "spec")
+                        .map_err(|m| fail(&what, m))?;
+                if let Some(e) = translate::validate(&spec).into_iter().next() {
+                    return Err(fail(&what, e.to_string()));
+                }
+                if let Some(previous) = names.insert(meta.name.clone(), index) {
+                    return Err(fail(
+                        &what,
+                        format!(
+                            "metadata.name: {:?} already used by document {previous}",
+                            meta.name
+                        ),
+                    ));
+                }
+                file.virtual_ips.push(VirtualIpDoc {
+                    name: meta.name,
+                    spec,
+                });
+            }
+            "Secret" => {
+                let mut values = BTreeMap::new();
+                if let Some(data) = doc.get("data") {
+                    let data: BTreeMap<String, String> =
+                        decode(data.clone(), "data").map_err(|m| fail(&what, m))?;
+                    for (k, v) in data {
+                        let bytes = base64_decode(&v)
+                            .ok_or_else(|| fail(&what, format!("data.{k}: not base64")))?;
+                        let s = String::from_utf8(bytes)
+                            .map_err(|_| fail(&what, format!("data.{k}: not UTF-8 text")))?;
+                        values.insert(k, s);
+                    }
+                }
+                if let Some(data) = doc.get("stringData") {
+                    let data: BTreeMap<String, String> =
+                        decode(data.clone(), "stringData").map_err(|m| fail(&what, m))?;
+                    values.extend(data);
+                }
+                file.secrets.insert(meta.name, values);
+            }
+            "" => {
+                return Err(fail(
+                    &what,
+                    "kind: missing (expected VirtualIP or Secret)".into(),
+                ));
+            }
+            other => {
+                return Err(fail(
+                    &what,
+                    format!("kind: {other:?} is not supported here (expected VirtualIP or Secret)"),
+                ));
+            }
+        }
+    }
+    // Every secretRef must resolve, so a typo fails at load time, not at the first advert.
+    for (i, v) in file.virtual_ips.iter().enumerate() {
+        if let Some(auth) = &v.spec.authentication
+            && let Err(e) = file.password(&auth.secret_ref)
+        {
+            return Err(ConfigError::Document {
+                path: path.to_path_buf(),
+                index: i + 1,
+                what: format!("VirtualIP {}", v.name),
+                message: format!("spec.authentication.secretRef: {e}"),
+            });
+        }
+    }
+    Ok(file)
+}
+
+/// Decode a JSON value into `T`, naming the failing field under `prefix`.
+fn decode<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field == "." {
+            prefix.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        format!("{field}: {}", e.inner())
+    })
+}
+
+/// Standard base64 (Kubernetes Secret `data`), padding optional.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = 0u32;
+    let mut bits = 0;
+    for c in s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        buf = (buf << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Result<ConfigFile, ConfigError> {
+        parse(Path::new("vips.yaml"), text)
+    }
+
+    #[test]
+    fn loads_virtualips_and_secrets() {
+        let f = p(r#"
+apiVersion: kubevrrp.io/v1alpha1
+kind: VirtualIP
+metadata: {name: web}
+spec:
+  vrid: 51
+  version: 2
+  addresses: [198.51.100.100/32]
+  authentication: {type: PASS, secretRef: {name: vrrp-auth, key: password}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: vrrp-auth}
+data: {password: MTExMQ==}
+"#)
+        .unwrap();
+        assert_eq!(f.virtual_ips.len(), 1);
+        assert_eq!(f.virtual_ips[0].spec.advert_interval, "1s");
+        assert_eq!(f.virtual_ips[0].spec.priority, 100);
+        let auth = f.virtual_ips[0].spec.authentication.as_ref().unwrap();
+        assert_eq!(f.password(&auth.secret_ref).unwrap(), "1111");
+    }
+
+    #[test]
+    fn errors_name_file_document_and_field() {
+        let e = p("kind: VirtualIP\napiVersion: kubevrrp.io/v1alpha1\nmetadata: {name: a}\nspec: {vrid: 1, addresses: [198.51.100.1], advertInterval: 15ms}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("vips.yaml: document 1 (VirtualIP a): spec.advertInterval"),
+            "{e}"
+        );
+        let e = p("kind: VirtualIP\napiVersion: kubevrrp.io/v1alpha1\nmetadata: {name: a}\nspec: {vrid: 1, addresses: [198.51.100.1], prio: 3}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("spec") && e.contains("prio"), "{e}");
+        let e = p("kind: VirtualIP\napiVersion: kubevrrp.io/v1alpha1\nmetadata: {name: a}\nspec: {vrid: 300, addresses: [198.51.100.1]}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("spec.vrid"), "{e}");
+        let e = p("kind: Deployment\nmetadata: {name: x}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Deployment"), "{e}");
+        let e = p("a: [").unwrap_err().to_string();
+        assert!(e.contains("invalid YAML"), "{e}");
+        let e = p("kind: VirtualIP\napiVersion: kubevrrp.io/v1alpha1\nmetadata: {name: a}\nspec: {vrid: 1, version: 2, addresses: [198.51.100.1], authentication: {type: PASS, secretRef: {name: s, key: k}}}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no Secret \"s\""), "{e}");
+    }
+}

@@ -1,0 +1,152 @@
+//! Prometheus metrics of the agent. Names follow Prometheus conventions: a `kube_vrrp_` prefix,
+//! `_total` for counters, base units (seconds).
+
+use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+
+use crate::vrrp::{Discard, State};
+
+/// Every metric the agent exports.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// 1 for the instance's current state, 0 for the others (a state set).
+    pub state: IntGaugeVec,
+    /// Effective priority (base + tracker weights).
+    pub priority: IntGaugeVec,
+    /// Transitions by new state and reason.
+    pub transitions: IntCounterVec,
+    /// Adverts sent.
+    pub adverts_sent: IntCounterVec,
+    /// Adverts accepted.
+    pub adverts_received: IntCounterVec,
+    /// Packets dropped, by reason.
+    pub discards: IntCounterVec,
+    /// Accepted adverts whose address list differs from ours.
+    pub address_mismatches: IntCounterVec,
+    /// Unix time the current state was entered.
+    pub state_since: IntGaugeVec,
+    /// Errors carrying out actions (send, address changes), by action.
+    pub action_errors: IntCounterVec,
+}
+
+const STATES: [State; 4] = [
+    State::Initialize,
+    State::Backup,
+    State::Master,
+    State::Fault,
+];
+
+impl Metrics {
+    /// Create and register every metric.
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            let g =
+                IntGaugeVec::new(Opts::new(name, help), labels).expect("static metric definition");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("unique metric name");
+            g
+        };
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels)
+                .expect("static metric definition");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric name");
+            c
+        };
+        Metrics {
+            state: gauge(
+                "kube_vrrp_state",
+                "1 for the VRRP state the instance is in, 0 for the others.",
+                &["vip", "vrid", "state"],
+            ),
+            priority: gauge(
+                "kube_vrrp_priority",
+                "Effective priority: base priority adjusted by tracker weights.",
+                &["vip", "vrid"],
+            ),
+            transitions: counter(
+                "kube_vrrp_transitions_total",
+                "State transitions, by new state and reason.",
+                &["vip", "vrid", "to", "reason"],
+            ),
+            adverts_sent: counter(
+                "kube_vrrp_adverts_sent_total",
+                "VRRP advertisements sent.",
+                &["vip", "vrid"],
+            ),
+            adverts_received: counter(
+                "kube_vrrp_adverts_received_total",
+                "VRRP advertisements received and accepted.",
+                &["vip", "vrid"],
+            ),
+            discards: counter(
+                "kube_vrrp_discards_total",
+                "Received VRRP packets dropped, by interface and reason.",
+                &["interface", "reason"],
+            ),
+            address_mismatches: counter(
+                "kube_vrrp_address_mismatch_total",
+                "Accepted advertisements whose address list differs from the configured one.",
+                &["vip", "vrid"],
+            ),
+            state_since: gauge(
+                "kube_vrrp_state_since_timestamp_seconds",
+                "Unix time at which the instance entered its current state.",
+                &["vip", "vrid"],
+            ),
+            action_errors: counter(
+                "kube_vrrp_action_errors_total",
+                "Failures carrying out an action (send, address change, announcement).",
+                &["vip", "vrid", "action"],
+            ),
+            registry,
+        }
+    }
+
+    /// Record the state of an instance.
+    pub fn set_state(&self, vip: &str, vrid: u8, state: State) {
+        let vrid = vrid.to_string();
+        for s in STATES {
+            self.state
+                .with_label_values(&[vip, &vrid, &s.to_string()])
+                .set(i64::from(s == state));
+        }
+    }
+
+    /// Pre-register the discard reasons of an interface, so they read 0 rather than absent.
+    pub fn init_discards(&self, interface: &str) {
+        for reason in Discard::ALL {
+            self.discards
+                .with_label_values(&[interface, reason.as_str()]);
+        }
+    }
+
+    /// Forget an instance that was removed.
+    pub fn remove_instance(&self, vip: &str, vrid: u8) {
+        let vrid = vrid.to_string();
+        for s in STATES {
+            let _ = self
+                .state
+                .remove_label_values(&[vip, &vrid, &s.to_string()]);
+        }
+        let _ = self.priority.remove_label_values(&[vip, &vrid]);
+        let _ = self.state_since.remove_label_values(&[vip, &vrid]);
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed metrics.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

@@ -1,0 +1,278 @@
+//! The VirtualIP resource (`kubevrrp.io/v1alpha1`) as users write it: the same field names in a
+//! standalone file and in Kubernetes (design.md §3). Defaults are keepalived's.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// API group/version of VirtualIP.
+pub const API_VERSION: &str = "kubevrrp.io/v1alpha1";
+/// Kind of the resource.
+pub const KIND: &str = "VirtualIP";
+
+/// `spec` of a VirtualIP.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VirtualIpSpec {
+    /// virtual_router_id, 1..=255.
+    pub vrid: u8,
+    /// virtual_ipaddress: addresses with an optional prefix length (default /32 or /128), all
+    /// of one family.
+    pub addresses: Vec<String>,
+    /// Interface to run on; default: the interface whose subnet holds the first address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// VRRP version: 3 (default) or 2.
+    #[serde(default = "default_version")]
+    pub version: u8,
+    /// Advertisement interval: v3 10ms..40.95s in 10 ms steps; v2 whole seconds 1..255.
+    #[serde(default = "default_interval")]
+    pub advert_interval: String,
+    /// Base priority 1..=254, or 255 for the address owner.
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+    /// Per-node priority overrides; the first match wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub priorities: Vec<PriorityOverride>,
+    /// Which nodes take part (default: every node an agent runs on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<LabelSelector>,
+    /// false = keepalived's `nopreempt`.
+    #[serde(default = "default_true")]
+    pub preempt: bool,
+    /// keepalived's `preempt_delay`.
+    #[serde(default = "default_zero", skip_serializing_if = "is_zero")]
+    pub preempt_delay: String,
+    /// v2 PASS authentication; the password lives in a Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<Authentication>,
+    /// Unicast peers instead of multicast; adverts are accepted only from these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unicast_peers: Vec<String>,
+    /// Gratuitous ARP / unsolicited NA settings (keepalived's garp_master_*).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announce: Option<Announce>,
+    /// Health trackers adjusting priority (keepalived's track_* and vrrp_script).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trackers: Vec<Tracker>,
+}
+
+fn default_version() -> u8 {
+    3
+}
+fn default_interval() -> String {
+    "1s".to_string()
+}
+fn default_priority() -> u8 {
+    100
+}
+fn default_true() -> bool {
+    true
+}
+fn default_zero() -> String {
+    "0s".to_string()
+}
+fn is_zero(s: &String) -> bool {
+    s == "0s" || s == "0"
+}
+
+/// A per-node priority: by node name or by node labels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PriorityOverride {
+    /// Exact node name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
+    /// Nodes whose labels match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<LabelSelector>,
+    /// Priority 1..=255 on the matching nodes.
+    pub priority: u8,
+}
+
+/// A Kubernetes label selector (`matchLabels` and `matchExpressions`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LabelSelector {
+    /// Labels that must all be equal.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_labels: BTreeMap<String, String>,
+    /// Expressions that must all hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub match_expressions: Vec<LabelSelectorRequirement>,
+}
+
+/// One `matchExpressions` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LabelSelectorRequirement {
+    /// Label key.
+    pub key: String,
+    /// In, NotIn, Exists or DoesNotExist.
+    pub operator: String,
+    /// Values for In and NotIn.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+}
+
+impl LabelSelector {
+    /// Whether `labels` satisfy the selector; an empty selector matches everything. An unknown
+    /// operator matches nothing (validation reports it).
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.match_labels
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
+            && self.match_expressions.iter().all(|e| {
+                let value = labels.get(&e.key);
+                match e.operator.as_str() {
+                    "In" => value.is_some_and(|v| e.values.contains(v)),
+                    "NotIn" => value.is_none_or(|v| !e.values.contains(v)),
+                    "Exists" => value.is_some(),
+                    "DoesNotExist" => value.is_none(),
+                    _ => false,
+                }
+            })
+    }
+}
+
+/// v2 authentication.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Authentication {
+    /// Only `PASS` (RFC 3768 simple text password).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Where the password is.
+    pub secret_ref: SecretKeyRef,
+}
+
+/// A key in a Secret (in the agent's namespace, or a `Secret` document of the standalone file).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretKeyRef {
+    /// Secret name.
+    pub name: String,
+    /// Key within the Secret.
+    pub key: String,
+}
+
+/// Gratuitous ARP / unsolicited NA on becoming master (keepalived: garp_master_repeat 5,
+/// garp_master_delay 5, garp_master_refresh 0).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Announce {
+    /// Announcements sent at once, and again after `delay`.
+    #[serde(default = "default_repeat")]
+    pub repeat: u32,
+    /// When the second burst goes out; `0s` disables it.
+    #[serde(default = "default_delay")]
+    pub delay: String,
+    /// Keep announcing every `refresh` while master; `0s` (default) disables it.
+    #[serde(default = "default_zero")]
+    pub refresh: String,
+}
+
+fn default_repeat() -> u32 {
+    5
+}
+fn default_delay() -> String {
+    "5s".to_string()
+}
+
+impl Default for Announce {
+    fn default() -> Self {
+        Announce {
+            repeat: default_repeat(),
+            delay: default_delay(),
+            refresh: default_zero(),
+        }
+    }
+}
+
+/// A health tracker: exactly one kind, and a weight (keepalived semantics: > 0 adds while up,
+/// < 0 subtracts while down, 0 puts the instance in Fault while down).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tracker {
+    /// Name shown in status and metrics.
+    pub name: String,
+    /// Priority weight.
+    #[serde(default)]
+    pub weight: i32,
+    /// Run a command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<ScriptTracker>,
+    /// Watch for a running process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessTracker>,
+    /// Read an integer from a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileTracker>,
+    /// Watch an interface's link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<InterfaceTracker>,
+    /// Kubernetes only: a Ready pod matching the selector runs on this node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods: Option<PodsTracker>,
+}
+
+/// keepalived's vrrp_script.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScriptTracker {
+    /// argv; no shell unless named.
+    pub command: Vec<String>,
+    /// Time between runs (keepalived default 1s).
+    #[serde(default = "default_interval")]
+    pub interval: String,
+    /// Kill and count a failure after this long (default: the interval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// Successes needed to go up.
+    #[serde(default = "default_one")]
+    pub rise: u32,
+    /// Failures needed to go down.
+    #[serde(default = "default_one")]
+    pub fall: u32,
+}
+
+fn default_one() -> u32 {
+    1
+}
+
+/// keepalived's vrrp_track_process.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProcessTracker {
+    /// Process name (comm or argv[0]).
+    pub name: String,
+    /// Up while at least this many run (default 1).
+    #[serde(default = "default_one")]
+    pub min_count: u32,
+}
+
+/// keepalived's vrrp_track_file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileTracker {
+    /// File holding an integer.
+    pub path: String,
+}
+
+/// keepalived's track_interface.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InterfaceTracker {
+    /// Interface name.
+    pub name: String,
+}
+
+/// Pods on this node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PodsTracker {
+    /// Namespace of the pods.
+    pub namespace: String,
+    /// Which pods.
+    pub selector: LabelSelector,
+}

@@ -1,0 +1,413 @@
+//! Pure translation from a VirtualIP spec and the facts of one node to the configuration of the
+//! virtual router that node runs. Shared by standalone mode and the Kubernetes agent.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::duration;
+use crate::spec::{LabelSelector, VirtualIpSpec};
+use crate::vrrp::priority::OWNER;
+use crate::vrrp::timers::check_interval;
+use crate::vrrp::{Auth, InstanceConfig, Version};
+
+/// A problem with a spec, naming the field (e.g. `spec.advertInterval`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct SpecError {
+    /// Path of the offending field.
+    pub field: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> SpecError {
+    SpecError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// An address with its prefix length, as installed on the interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Prefixed {
+    /// The address.
+    pub addr: IpAddr,
+    /// Prefix length.
+    pub prefix: u8,
+}
+
+impl Prefixed {
+    /// Whether `other` lies in this address's subnet.
+    pub fn contains(&self, other: IpAddr) -> bool {
+        match (self.addr, other) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix.min(32)))
+                    .unwrap_or(0);
+                u32::from(a) & mask == u32::from(b) & mask
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix.min(128)))
+                    .unwrap_or(0);
+                u128::from(a) & mask == u128::from(b) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Prefixed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// Parse `198.51.100.1`, `198.51.100.1/24` or `2001:db8::1/64`; no prefix means a host route.
+pub fn parse_prefixed(s: &str) -> Result<Prefixed, String> {
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let addr: IpAddr = addr
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not an IP address"))?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        None => max,
+        Some(p) => match p.trim().parse::<u8>() {
+            Ok(n) if n <= max => n,
+            _ => return Err(format!("{s:?}: prefix length must be 0..{max}")),
+        },
+    };
+    Ok(Prefixed { addr, prefix })
+}
+
+/// One interface of the node, as the translation needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceFacts {
+    /// Name.
+    pub name: String,
+    /// Addresses configured on it (ours excluded).
+    pub addresses: Vec<Prefixed>,
+}
+
+/// What the translation knows about the node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeFacts {
+    /// Node name.
+    pub name: String,
+    /// Node labels (empty in standalone mode).
+    pub labels: BTreeMap<String, String>,
+    /// Interfaces and their addresses.
+    pub interfaces: Vec<InterfaceFacts>,
+}
+
+/// Announcement settings in effect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnnounceConfig {
+    /// Announcements per burst.
+    pub repeat: u32,
+    /// Delay of the second burst; zero disables it.
+    pub delay: Duration,
+    /// Periodic refresh while master; zero disables it.
+    pub refresh: Duration,
+}
+
+/// Everything a node needs to run one virtual router.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouterConfig {
+    /// The VirtualIP's name.
+    pub name: String,
+    /// Interface to run on.
+    pub interface: String,
+    /// The engine's configuration.
+    pub instance: InstanceConfig,
+    /// The virtual addresses with their prefix lengths.
+    pub vips: Vec<Prefixed>,
+    /// Unicast peers; empty means multicast.
+    pub unicast_peers: Vec<IpAddr>,
+    /// Announcement settings.
+    pub announce: AnnounceConfig,
+    /// The trackers, as written (validated).
+    pub trackers: Vec<crate::spec::Tracker>,
+}
+
+/// Node-independent checks of a spec: every problem, each naming its field.
+pub fn validate(spec: &VirtualIpSpec) -> Vec<SpecError> {
+    let mut errors = Vec::new();
+    if spec.vrid == 0 {
+        errors.push(err("spec.vrid", "must be 1..255"));
+    }
+    let version = match spec.version {
+        2 => Some(Version::V2),
+        3 => Some(Version::V3),
+        n => {
+            errors.push(err("spec.version", format!("must be 2 or 3, got {n}")));
+            None
+        }
+    };
+    if spec.addresses.is_empty() {
+        errors.push(err("spec.addresses", "must list at least one address"));
+    }
+    let mut family: Option<bool> = None;
+    for (i, a) in spec.addresses.iter().enumerate() {
+        match parse_prefixed(a) {
+            Err(e) => errors.push(err(format!("spec.addresses[{i}]"), e)),
+            Ok(p) => {
+                if *family.get_or_insert(p.addr.is_ipv4()) != p.addr.is_ipv4() {
+                    errors.push(err(
+                        format!("spec.addresses[{i}]"),
+                        "all addresses must be of one family",
+                    ));
+                }
+                if version == Some(Version::V2) && !p.addr.is_ipv4() {
+                    errors.push(err(
+                        format!("spec.addresses[{i}]"),
+                        "VRRPv2 carries IPv4 only; use version: 3",
+                    ));
+                }
+            }
+        }
+    }
+    if spec.addresses.len() > 255 {
+        errors.push(err(
+            "spec.addresses",
+            "at most 255 addresses fit in an advert",
+        ));
+    }
+    match duration::parse(&spec.advert_interval) {
+        Err(e) => errors.push(err("spec.advertInterval", e.to_string())),
+        Ok(d) => {
+            if let Some(v) = version
+                && let Err(e) = check_interval(v, d)
+            {
+                errors.push(err("spec.advertInterval", e));
+            }
+        }
+    }
+    if spec.priority == 0 {
+        errors.push(err(
+            "spec.priority",
+            "must be 1..255 (0 is reserved for a leaving master)",
+        ));
+    }
+    for (i, p) in spec.priorities.iter().enumerate() {
+        if p.priority == 0 {
+            errors.push(err(
+                format!("spec.priorities[{i}].priority"),
+                "must be 1..255",
+            ));
+        }
+        if p.node_name.is_none() == p.node_selector.is_none() {
+            errors.push(err(
+                format!("spec.priorities[{i}]"),
+                "set exactly one of nodeName and nodeSelector",
+            ));
+        }
+        if let Some(sel) = &p.node_selector {
+            check_selector(
+                sel,
+                &format!("spec.priorities[{i}].nodeSelector"),
+                &mut errors,
+            );
+        }
+    }
+    if let Some(sel) = &spec.node_selector {
+        check_selector(sel, "spec.nodeSelector", &mut errors);
+    }
+    if let Err(e) = duration::parse(&spec.preempt_delay) {
+        errors.push(err("spec.preemptDelay", e.to_string()));
+    }
+    if let Some(auth) = &spec.authentication {
+        if version != Some(Version::V2) {
+            errors.push(err(
+                "spec.authentication",
+                "only VRRPv2 has authentication (RFC 5798 removed it); set version: 2 or remove it",
+            ));
+        }
+        if auth.kind != "PASS" {
+            errors.push(err(
+                "spec.authentication.type",
+                format!("only PASS is supported, got {:?}", auth.kind),
+            ));
+        }
+    }
+    for (i, peer) in spec.unicast_peers.iter().enumerate() {
+        match peer.parse::<IpAddr>() {
+            Err(_) => errors.push(err(
+                format!("spec.unicastPeers[{i}]"),
+                format!("{peer:?} is not an IP address"),
+            )),
+            Ok(a) if family.is_some_and(|f| f != a.is_ipv4()) => errors.push(err(
+                format!("spec.unicastPeers[{i}]"),
+                "must be of the addresses' family",
+            )),
+            Ok(_) => {}
+        }
+    }
+    if let Some(a) = &spec.announce {
+        for (field, value) in [("delay", &a.delay), ("refresh", &a.refresh)] {
+            if let Err(e) = duration::parse(value) {
+                errors.push(err(format!("spec.announce.{field}"), e.to_string()));
+            }
+        }
+    }
+    crate::track::validate_specs(&spec.trackers, &mut |field, message| {
+        errors.push(err(field, message));
+    });
+    errors
+}
+
+fn check_selector(sel: &LabelSelector, field: &str, errors: &mut Vec<SpecError>) {
+    for (i, e) in sel.match_expressions.iter().enumerate() {
+        let ok = match e.operator.as_str() {
+            "In" | "NotIn" => !e.values.is_empty(),
+            "Exists" | "DoesNotExist" => e.values.is_empty(),
+            _ => false,
+        };
+        if !ok {
+            errors.push(err(
+                format!("{field}.matchExpressions[{i}]"),
+                "operator must be In/NotIn (with values) or Exists/DoesNotExist (without)",
+            ));
+        }
+    }
+}
+
+/// Translate a spec for one node. `Ok(None)`: the node does not take part. `password` resolves
+/// the authentication Secret.
+pub fn translate(
+    name: &str,
+    spec: &VirtualIpSpec,
+    node: &NodeFacts,
+    password: &dyn Fn(&crate::spec::SecretKeyRef) -> Result<String, String>,
+) -> Result<Option<RouterConfig>, Vec<SpecError>> {
+    let errors = validate(spec);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if spec
+        .node_selector
+        .as_ref()
+        .is_some_and(|s| !s.matches(&node.labels))
+    {
+        return Ok(None);
+    }
+    let one = |e: SpecError| vec![e];
+    // Validated above, so these parse.
+    let vips: Vec<Prefixed> = spec
+        .addresses
+        .iter()
+        .filter_map(|a| parse_prefixed(a).ok())
+        .collect();
+    let version = if spec.version == 2 {
+        Version::V2
+    } else {
+        Version::V3
+    };
+    let advert_interval = duration::parse(&spec.advert_interval).unwrap_or(Duration::from_secs(1));
+    let priority = spec
+        .priorities
+        .iter()
+        .find(|p| {
+            p.node_name.as_deref() == Some(node.name.as_str())
+                || p.node_selector
+                    .as_ref()
+                    .is_some_and(|s| s.matches(&node.labels))
+        })
+        .map_or(spec.priority, |p| p.priority);
+    let first = vips[0].addr;
+    let iface = match &spec.interface {
+        Some(wanted) => node
+            .interfaces
+            .iter()
+            .find(|i| &i.name == wanted)
+            .ok_or_else(|| {
+                one(err(
+                    "spec.interface",
+                    format!("node {} has no interface {wanted:?}", node.name),
+                ))
+            })?,
+        None => node
+            .interfaces
+            .iter()
+            .find(|i| {
+                i.addresses
+                    .iter()
+                    .any(|a| a.addr != first && a.contains(first))
+            })
+            .ok_or_else(|| {
+                one(err(
+                    "spec.interface",
+                    format!(
+                        "no interface of node {} has a subnet holding {first}; set spec.interface",
+                        node.name
+                    ),
+                ))
+            })?,
+    };
+    // RFC 5798 §5.1.2.1: IPv6 adverts come from the link-local address; IPv4 from the primary.
+    let primary = iface
+        .addresses
+        .iter()
+        .map(|a| a.addr)
+        .filter(|a| !vips.iter().any(|v| v.addr == *a))
+        .find(|a| match (a, first) {
+            (IpAddr::V4(_), IpAddr::V4(_)) => true,
+            (IpAddr::V6(a6), IpAddr::V6(_)) => a6.is_unicast_link_local(),
+            _ => false,
+        })
+        .ok_or_else(|| {
+            one(err(
+                "spec.interface",
+                format!(
+                    "interface {} has no {} address to send adverts from",
+                    iface.name,
+                    if first.is_ipv4() {
+                        "IPv4"
+                    } else {
+                        "IPv6 link-local"
+                    }
+                ),
+            ))
+        })?;
+    let auth = match &spec.authentication {
+        None => Auth::None,
+        Some(a) => Auth::pass(
+            &password(&a.secret_ref).map_err(|e| one(err("spec.authentication.secretRef", e)))?,
+        ),
+    };
+    let announce = spec.announce.clone().unwrap_or_default();
+    let instance = InstanceConfig {
+        vrid: spec.vrid,
+        version,
+        priority,
+        advert_interval,
+        preempt: spec.preempt && priority != OWNER,
+        preempt_delay: duration::parse(&spec.preempt_delay).unwrap_or_default(),
+        addresses: vips.iter().map(|v| v.addr).collect(),
+        auth,
+        primary,
+    };
+    Ok(Some(RouterConfig {
+        name: name.to_string(),
+        interface: iface.name.clone(),
+        instance,
+        vips,
+        unicast_peers: spec
+            .unicast_peers
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .collect(),
+        announce: AnnounceConfig {
+            repeat: announce.repeat,
+            delay: duration::parse(&announce.delay).unwrap_or_default(),
+            refresh: duration::parse(&announce.refresh).unwrap_or_default(),
+        },
+        trackers: spec.trackers.clone(),
+    }))
+}

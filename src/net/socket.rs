@@ -170,7 +170,8 @@ fn recv_v4(s: &Socket) -> io::Result<Result<Received, Discard>> {
 fn recv_v6(s: &Socket) -> io::Result<Result<Received, Discard>> {
     use std::os::fd::AsRawFd;
     let mut buf = [0u8; 2048];
-    let mut control = [0u8; 128];
+    // u64 elements: the control buffer must be aligned for cmsghdr.
+    let mut control = [0u64; 32];
     // SAFETY: zeroed plain C structs.
     let mut from: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
     let mut iov = libc::iovec {
@@ -183,7 +184,7 @@ fn recv_v6(s: &Socket) -> io::Result<Result<Received, Discard>> {
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = control.len();
+    msg.msg_controllen = std::mem::size_of_val(&control);
     // SAFETY: msg points at live buffers of the stated sizes.
     let n = unsafe { libc::recvmsg(s.as_raw_fd(), &mut msg, 0) };
     if n < 0 {

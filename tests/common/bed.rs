@@ -374,26 +374,38 @@ pub struct PingReport {
 }
 
 impl Pinger {
-    /// Start pinging `addr` from the bed's client every `interval` (ping -i; 9 ms really sends
-    /// every ~10 ms here), for at most `limit`.
-    pub fn start(bed: &Bed, addr: &str, interval: &str, limit: Duration) -> Pinger {
-        let deadline = limit.as_secs().max(1).to_string();
+    /// Send `count` echo requests to `addr` from the bed's client, one every `interval` seconds
+    /// (ping -i), giving up after `count x interval + 5 s`.
+    pub fn start(bed: &Bed, addr: &str, interval: f64, count: u32) -> Pinger {
+        let deadline = ((f64::from(count) * interval) as u64 + 5).to_string();
         let proc = bed.spawn(
             &bed.client,
             &format!("ping-{addr}"),
             &[
-                "ping", "-n", "-D", "-i", interval, "-w", &deadline, "-W", "1", addr,
+                "ping",
+                "-n",
+                "-D",
+                "-i",
+                &format!("{interval}"),
+                "-c",
+                &count.to_string(),
+                "-w",
+                &deadline,
+                "-W",
+                "1",
+                addr,
             ],
         );
         Pinger { proc }
     }
 
-    /// Stop (SIGINT, so ping prints its summary) and report.
-    pub fn stop(mut self) -> PingReport {
-        self.proc.signal("INT");
-        self.proc.wait_exit(Duration::from_secs(5));
-        let text = self.proc.log_text();
-        parse_ping(&text)
+    /// Wait for ping to finish (bounded by its own deadline plus a margin) and report.
+    pub fn finish(mut self) -> PingReport {
+        if !self.proc.wait_exit(Duration::from_secs(120)) {
+            self.proc.signal("INT");
+            self.proc.wait_exit(Duration::from_secs(5));
+        }
+        parse_ping(&self.proc.log_text())
     }
 }
 

@@ -1,0 +1,503 @@
+//! kube-vrrp moving a real address between real network stacks: agents in network namespaces
+//! on a bridge, a client pinging the VIP. Needs root (CI runs as root).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::agents::*;
+use common::bed::*;
+
+const MS: Duration = Duration::from_millis(1);
+
+/// A bed of `n` nodes running one VirtualIP `web` with the given priorities and extra spec.
+fn setup(
+    n: usize,
+    interval: &str,
+    address: &str,
+    priorities: &[(&str, u8)],
+    extra: &str,
+) -> (Bed, Vec<Proc>) {
+    let bed = Bed::new(n);
+    let cfg = bed.write(
+        "vips.yaml",
+        &vip_doc("web", 51, 3, interval, address, priorities, extra),
+    );
+    let agents = bed
+        .nodes
+        .iter()
+        .map(|node| start_agent(&bed, node, &cfg))
+        .collect();
+    (bed, agents)
+}
+
+fn logs(agents: &[Proc]) -> String {
+    agents
+        .iter()
+        .map(|a| a.log_text())
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
+fn neighbour_mac(bed: &Bed, addr: &str) -> String {
+    let out = bed.exec(&bed.client.ns, &["ip", "neigh", "show", addr]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut words = text.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "lladdr" {
+            return words.next().unwrap_or_default().to_string();
+        }
+    }
+    String::new()
+}
+
+const PRIOS: &[(&str, u8)] = &[("node1", 150), ("node2", 100), ("node3", 50)];
+
+#[test]
+fn election_by_priority_with_status_and_metrics() {
+    let (bed, agents) = setup(3, "100ms", &format!("{VIP4}/32"), PRIOS, "");
+    assert!(
+        wait_holder(&bed, VIP4, "node1", Duration::from_secs(5)),
+        "node1 never held the VIP alone: {:?}\n{}",
+        bed.holders(VIP4),
+        logs(&agents)
+    );
+    // Stable: one holder for a while.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(bed.holders(VIP4), vec!["node1"]);
+    assert_eq!(state_of(&bed, &bed.nodes[0], "web"), "Master");
+    for node in &bed.nodes[1..] {
+        let st = instance(&bed, node, "web");
+        assert_eq!(st["state"], "Backup", "{st}");
+        assert_eq!(
+            st["master"],
+            bed.nodes[0].ip4.as_str(),
+            "backups know the master: {st}"
+        );
+        assert!(st["counters"]["advertsReceived"].as_u64().unwrap_or(0) > 0);
+    }
+    // The VIP carries our label and a finite lifetime (the IFA_PROTO marker is not shown by this
+    // iproute2; restart_after_kill_removes_leftover_before_joining proves it is there).
+    let out = bed.exec(
+        &bed.nodes[0].ns,
+        &["ip", "-d", "addr", "show", "dev", "eth0"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .skip_while(|l| !l.contains(VIP4))
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(line.contains("eth0:vrrp"), "{text}");
+    assert!(
+        line.contains("valid_lft") && !line.contains("valid_lft forever"),
+        "{text}"
+    );
+    // Prometheus metrics over HTTP.
+    let metrics = bed.exec(&bed.nodes[0].ns, &["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9650; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; timeout 3 cat <&3"]);
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    assert!(
+        metrics.contains("kube_vrrp_state{state=\"Master\",vip=\"web\",vrid=\"51\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("kube_vrrp_adverts_sent_total{vip=\"web\",vrid=\"51\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("kube_vrrp_discards_total{interface=\"eth0\",reason=\"bad_checksum\"} 0"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn node_loss_moves_vip_and_client_neighbour_entry() {
+    let (bed, agents) = setup(3, "100ms", &format!("{VIP4}/32"), PRIOS, "");
+    assert!(
+        wait_holder(&bed, VIP4, "node1", Duration::from_secs(5)),
+        "{}",
+        logs(&agents)
+    );
+    let pinger = Pinger::start(&bed, VIP4, 0.01, 300);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(neighbour_mac(&bed, VIP4), bed.mac(&bed.nodes[0]));
+    let t0 = Instant::now();
+    bed.set_link(&bed.nodes[0], false);
+    assert!(
+        wait_holder(&bed, VIP4, "node2", Duration::from_secs(5)),
+        "{:?}\n{}",
+        bed.holders(VIP4),
+        logs(&agents)
+    );
+    let takeover = t0.elapsed();
+    let report = pinger.finish();
+    println!("node loss at 100 ms adverts: VIP on node2 after {takeover:?}; client {report:?}");
+    assert_eq!(
+        neighbour_mac(&bed, VIP4),
+        bed.mac(&bed.nodes[1]),
+        "GARP moved the client's entry"
+    );
+    assert!(
+        report.received > 0 && report.received < report.sent,
+        "{report:?}"
+    );
+    assert!(report.max_gap < Duration::from_secs(2), "{report:?}");
+    assert_eq!(state_of(&bed, &bed.nodes[0], "web"), "Fault");
+    // Link back: node1 preempts again.
+    bed.set_link(&bed.nodes[0], true);
+    assert!(
+        wait_holder(&bed, VIP4, "node1", Duration::from_secs(5)),
+        "{}",
+        logs(&agents)
+    );
+}
+
+#[test]
+fn sigkill_backup_takes_over_and_dead_nodes_vip_expires() {
+    let (bed, mut agents) = setup(2, "100ms", &format!("{VIP4}/32"), PRIOS, "");
+    assert!(
+        wait_holder(&bed, VIP4, "node1", Duration::from_secs(5)),
+        "{}",
+        logs(&agents)
+    );
+    let t0 = Instant::now();
+    agents[0].kill();
+    assert!(
+        wait_until(Duration::from_secs(3), MS * 10, || bed
+            .has_addr(&bed.nodes[1], VIP4)),
+        "{}",
+        logs(&agents)
+    );
+    let takeover = t0.elapsed();
+    // The dead agent's VIP goes by itself: its lifetime is 3 s at 100 ms adverts.
+    assert!(
+        wait_until(Duration::from_secs(6), MS * 50, || !bed
+            .has_addr(&bed.nodes[0], VIP4)),
+        "VIP stayed on the dead node"
+    );
+    let gone = t0.elapsed();
+    println!(
+        "SIGKILL at 100 ms adverts: backup took over after {takeover:?}; dead node's VIP gone after {gone:?}"
+    );
+    assert!(gone <= Duration::from_millis(4500), "{gone:?}");
+    assert_eq!(bed.holders(VIP4), vec!["node2"]);
+}
+
+#[test]
+fn restart_after_kill_removes_leftover_before_joining() {
+    // 1 s adverts: the leftover VIP would live 4 s; node1 (150) needs 3.4 s to become master.
+    let (bed, mut agents) = setup(2, "1s", &format!("{VIP4}/32"), PRIOS, "");
+    assert!(
+        wait_holder(&bed, VIP4, "node1", Duration::from_secs(8)),
+        "{}",
+        logs(&agents)
+    );
+    agents[0].kill();
+    let cfg = bed.dir.join("vips.yaml");
+    let restarted = start_agent(&bed, &bed.nodes[0], &cfg);
+    assert!(
+        wait_until(Duration::from_secs(2), MS * 20, || restarted
+            .log_text()
+            .contains("left behind")),
+        "{}",
+        restarted.log_text()
+    );
+    assert!(
+        !bed.has_addr(&bed.nodes[0], VIP4),
+        "the leftover VIP was removed before joining"
+    );
+    assert_eq!(state_of(&bed, &bed.nodes[0], "web"), "Backup");
+    assert!(
+        wait_holder(&bed, VIP4, "node1", Duration::from_secs(10)),
+        "{}",
+        restarted.log_text()
+    );
+    agents.push(restarted);
+}
+
+#[test]
+fn sigterm_hands_over_without_losing_a_ping() {
+    let (bed, mut agents) = setup(2, "100ms", &format!("{VIP4}/32"), PRIOS, "");
+    assert!(
+        wait_holder(&bed, VIP4, "node1", Duration::from_secs(5)),
+        "{}",
+        logs(&agents)
+    );
+    let pinger = Pinger::start(&bed, VIP4, 0.01, 300);
+    std::thread::sleep(Duration::from_millis(1000));
+    agents[0].signal("TERM");
+    assert!(
+        agents[0].wait_exit(Duration::from_secs(5)),
+        "agent did not exit"
+    );
+    let report = pinger.finish();
+    println!("SIGTERM handover at 100 ms adverts, ping every 10 ms: {report:?}");
+    assert_eq!(bed.holders(VIP4), vec!["node2"]);
+    assert_eq!(
+        agents[0]
+            .child
+            .try_wait()
+            .ok()
+            .flatten()
+            .and_then(|s| s.code()),
+        Some(0)
+    );
+    assert!(report.sent >= 250, "{report:?}");
+    assert_eq!(
+        report.received, report.sent,
+        "lost pings during a planned handover: {report:?}"
+    );
+}
+
+#[test]
+fn preempt_takes_mastership_back() {
+    let (bed, mut agents) = setup(2, "100ms", &format!("{VIP4}/32"), PRIOS, "");
+    assert!(
+        wait_holder(&bed, VIP4, "node1", Duration::from_secs(5)),
+        "{}",
+        logs(&agents)
+    );
+    agents[0].signal("TERM");
+    assert!(agents[0].wait_exit(Duration::from_secs(5)));
+    assert!(wait_holder(&bed, VIP4, "node2", Duration::from_secs(3)));
+    agents.push(start_agent(&bed, &bed.nodes[0], &bed.dir.join("vips.yaml")));
+    assert!(
+        wait_holder(&bed, VIP4, "node1", Duration::from_secs(5)),
+        "{}",
+        logs(&agents)
+    );
+}
+
+#[test]
+fn nopreempt_keeps_the_current_master() {
+    let (bed, mut agents) = setup(
+        2,
+        "100ms",
+        &format!("{VIP4}/32"),
+        PRIOS,
+        "  preempt: false\n",
+    );
+    assert!(
+        wait_holder(&bed, VIP4, "node1", Duration::from_secs(5)),
+        "{}",
+        logs(&agents)
+    );
+    agents[0].signal("TERM");
+    assert!(agents[0].wait_exit(Duration::from_secs(5)));
+    assert!(wait_holder(&bed, VIP4, "node2", Duration::from_secs(3)));
+    agents.push(start_agent(&bed, &bed.nodes[0], &bed.dir.join("vips.yaml")));
+    assert!(wait_ready(&bed, &bed.nodes[0]));
+    // Many Master_Down_Intervals later, the higher priority is still backup.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(bed.holders(VIP4), vec!["node2"]);
+    assert_eq!(state_of(&bed, &bed.nodes[0], "web"), "Backup");
+}
+
+#[test]
+fn ten_millisecond_adverts_fail_over() {
+    let (bed, agents) = setup(3, "10ms", &format!("{VIP4}/32"), PRIOS, "");
+    assert!(
+        wait_holder(&bed, VIP4, "node1", Duration::from_secs(5)),
+        "{}",
+        logs(&agents)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(bed.holders(VIP4), vec!["node1"], "stable at 10 ms");
+    let t0 = Instant::now();
+    bed.set_link(&bed.nodes[0], false);
+    assert!(
+        wait_until(Duration::from_secs(2), MS, || bed
+            .has_addr(&bed.nodes[1], VIP4)),
+        "{}",
+        logs(&agents)
+    );
+    println!(
+        "node loss at 10 ms adverts: VIP on node2 after {:?} (bound 33.6 ms + link detection)",
+        t0.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(bed.holders(VIP4), vec!["node2"]);
+}
+
+#[test]
+fn ipv6_vip_moves_with_unsolicited_na() {
+    let (bed, agents) = setup(2, "100ms", &format!("{VIP6}/128"), PRIOS, "");
+    assert!(
+        wait_holder(&bed, VIP6, "node1", Duration::from_secs(5)),
+        "{}",
+        logs(&agents)
+    );
+    let pinger = Pinger::start(&bed, VIP6, 0.01, 200);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(neighbour_mac(&bed, VIP6), bed.mac(&bed.nodes[0]));
+    bed.set_link(&bed.nodes[0], false);
+    assert!(
+        wait_holder(&bed, VIP6, "node2", Duration::from_secs(5)),
+        "{}",
+        logs(&agents)
+    );
+    let report = pinger.finish();
+    println!("IPv6 node loss at 100 ms adverts: client {report:?}");
+    assert_eq!(
+        neighbour_mac(&bed, VIP6),
+        bed.mac(&bed.nodes[1]),
+        "the NA moved the client's entry"
+    );
+    assert!(report.received > 0, "{report:?}");
+    // IPv6 adverts come from the link-local address.
+    let st = instance(&bed, &bed.nodes[0], "web");
+    assert_eq!(st["state"], "Fault", "{st}");
+    let st = instance(&bed, &bed.nodes[1], "web");
+    assert_eq!(st["state"], "Master", "{st}");
+}
+
+#[test]
+fn tshark_decodes_our_adverts_with_good_checksums() {
+    let bed = Bed::new(2);
+    let mut text = vip_doc("v3", 51, 3, "100ms", &format!("{VIP4}/32"), PRIOS, "");
+    text.push_str("---\n");
+    text.push_str(&vip_doc(
+        "v2",
+        52,
+        2,
+        "1s",
+        "198.51.100.101/32",
+        PRIOS,
+        "  authentication: {type: PASS, secretRef: {name: auth, key: password}}\n",
+    ));
+    text.push_str("---\n");
+    text.push_str(&secret_doc("auth", "1111"));
+    text.push_str("---\n");
+    text.push_str(&vip_doc(
+        "v6",
+        53,
+        3,
+        "100ms",
+        &format!("{VIP6}/128"),
+        PRIOS,
+        "",
+    ));
+    let cfg = bed.write("vips.yaml", &text);
+    let agents: Vec<Proc> = bed
+        .nodes
+        .iter()
+        .map(|n| start_agent(&bed, n, &cfg))
+        .collect();
+    assert!(
+        wait_holder(&bed, "198.51.100.101", "node1", Duration::from_secs(8)),
+        "{}",
+        logs(&agents)
+    );
+    let out = bed.exec(
+        &bed.switch,
+        &[
+            "tshark",
+            "-n",
+            "-i",
+            "br0",
+            "-a",
+            "duration:3",
+            "-f",
+            "ip proto 112 or ip6 proto 112",
+            "-T",
+            "fields",
+            "-e",
+            "vrrp.version",
+            "-e",
+            "vrrp.checksum.status",
+            "-e",
+            "vrrp.auth_type",
+            "-e",
+            "vrrp.prio",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert!(
+        rows.iter().any(|r| r[0] == "2" && r.get(2) == Some(&"1")),
+        "a v2 PASS advert: {text}"
+    );
+    assert!(
+        rows.iter().filter(|r| r[0] == "3").count() >= 20,
+        "v3 adverts (IPv4 and IPv6): {text}"
+    );
+    for r in &rows {
+        assert_eq!(
+            r.get(1),
+            Some(&"1"),
+            "tshark: checksum not good in {r:?}\n{text}"
+        );
+        assert_eq!(r.get(3), Some(&"150"), "{r:?}");
+    }
+}
+
+#[test]
+fn reload_leaves_unchanged_instances_alone_and_refuses_bad_files() {
+    let bed = Bed::new(2);
+    let web = vip_doc("web", 51, 3, "100ms", &format!("{VIP4}/32"), PRIOS, "");
+    let db = |node1: u8| {
+        vip_doc(
+            "db",
+            52,
+            3,
+            "100ms",
+            "198.51.100.101/32",
+            &[("node1", node1), ("node2", 100)],
+            "",
+        )
+    };
+    let cfg = bed.write("vips.yaml", &format!("{web}---\n{}", db(150)));
+    let agents: Vec<Proc> = bed
+        .nodes
+        .iter()
+        .map(|n| start_agent(&bed, n, &cfg))
+        .collect();
+    assert!(
+        wait_holder(&bed, VIP4, "node1", Duration::from_secs(5)),
+        "{}",
+        logs(&agents)
+    );
+    assert!(wait_holder(
+        &bed,
+        "198.51.100.101",
+        "node1",
+        Duration::from_secs(5)
+    ));
+    let before = instance(&bed, &bed.nodes[0], "web");
+    // Lower db's priority on node1 below node2's: db moves, web stays untouched.
+    bed.write("vips.yaml", &format!("{web}---\n{}", db(50)));
+    assert!(
+        wait_holder(&bed, "198.51.100.101", "node2", Duration::from_secs(5)),
+        "{}",
+        logs(&agents)
+    );
+    let after = instance(&bed, &bed.nodes[0], "web");
+    assert_eq!(after["since"], before["since"], "web was not restarted");
+    assert_eq!(
+        after["counters"]["transitions"],
+        before["counters"]["transitions"]
+    );
+    assert_eq!(bed.holders(VIP4), vec!["node1"]);
+    // A bad file is refused; everything keeps running. SIGHUP triggers the reload too.
+    bed.write(
+        "vips.yaml",
+        &format!("{web}---\n{}", db(50).replace("100ms", "15ms")),
+    );
+    agents[0].signal("HUP");
+    assert!(
+        wait_until(Duration::from_secs(3), MS * 50, || agents[0]
+            .log_text()
+            .contains("reload refused")),
+        "{}",
+        agents[0].log_text()
+    );
+    assert!(
+        agents[0].log_text().contains("spec.advertInterval"),
+        "{}",
+        agents[0].log_text()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(bed.holders(VIP4), vec!["node1"]);
+    assert_eq!(bed.holders("198.51.100.101"), vec!["node2"]);
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The netns lab: builds kube-vrrp, runs 3 nodes and a client in network namespaces on a bridge,
+# prints the election, a node loss with the client-visible gap, a planned handover; tears down.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" -ne 0 ]; then
+  echo "run as root: the lab creates network namespaces (sudo $0)" >&2
+  exit 2
+fi
+command -v ping >/dev/null && command -v ip >/dev/null || hack/deps.sh
+cargo build --release --quiet --bin kube-vrrp --example lab
+KUBE_VRRP_BIN="$PWD/target/release/kube-vrrp" exec target/release/examples/lab

@@ -4,8 +4,10 @@
 
 pub mod agent;
 pub mod config;
+pub mod convert;
 pub mod duration;
 pub mod http;
+pub mod k8s;
 pub mod metrics;
 pub mod net;
 pub mod run;

@@ -50,6 +50,22 @@ enum Command {
         #[arg(long, default_value = "0.0.0.0:9650")]
         http_addr: SocketAddr,
     },
+    /// Print VirtualIP documents equivalent to keepalived configuration files.
+    Convert {
+        /// A single host's keepalived.conf.
+        file: Option<PathBuf>,
+        /// Merge several hosts: NAME=FILE, once per host (per-node priorities).
+        #[arg(long = "node", value_name = "NAME=FILE")]
+        nodes: Vec<String>,
+        /// Treat every warning as an error.
+        #[arg(long)]
+        strict: bool,
+        /// Name of the Secret holding PASS passwords (default: <virtualip>-auth).
+        #[arg(long)]
+        secret_name: Option<String>,
+    },
+    /// Print the VirtualIP CustomResourceDefinition (YAML).
+    Crd,
     /// Print a running agent's instances.
     Status {
         /// The agent's HTTP address.
@@ -100,6 +116,48 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+fn convert(
+    file: Option<PathBuf>,
+    nodes: Vec<String>,
+    strict: bool,
+    secret_name: Option<String>,
+) -> ExitCode {
+    use kube_vrrp::convert::{self, ConvertOptions, HostFile};
+    let mut files: Vec<HostFile> = file
+        .into_iter()
+        .map(|path| HostFile { node: None, path })
+        .collect();
+    for n in nodes {
+        let Some((node, path)) = n.split_once('=') else {
+            eprintln!("error: --node {n:?}: expected NAME=FILE");
+            return ExitCode::from(2);
+        };
+        files.push(HostFile {
+            node: Some(node.to_string()),
+            path: PathBuf::from(path),
+        });
+    }
+    match convert::convert(
+        &files,
+        &ConvertOptions {
+            strict,
+            secret_name,
+        },
+    ) {
+        Ok(out) => {
+            for w in &out.warnings {
+                eprintln!("{w}");
+            }
+            print!("{}", out.yaml);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
@@ -145,6 +203,16 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Crd => {
+            print!("{}", kube_vrrp::k8s::crd::yaml());
+            ExitCode::SUCCESS
+        }
+        Command::Convert {
+            file,
+            nodes,
+            strict,
+            secret_name,
+        } => convert(file, nodes, strict, secret_name),
         Command::Status { http_addr, output } => match status_client::fetch(http_addr) {
             Ok(instances) => {
                 match output {

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// API group/version of VirtualIP.
@@ -10,29 +12,63 @@ pub const API_VERSION: &str = "kubevrrp.io/v1alpha1";
 /// Kind of the resource.
 pub const KIND: &str = "VirtualIP";
 
-/// `spec` of a VirtualIP.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `spec` of a VirtualIP: one virtual router (keepalived's `vrrp_instance`). Validation rules
+/// below are enforced by the API server (OpenAPI + CEL) and checked again by the agent.
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[kube(
+    group = "kubevrrp.io",
+    version = "v1alpha1",
+    kind = "VirtualIP",
+    plural = "virtualips",
+    shortname = "vip",
+    shortname = "vips",
+    status = "VirtualIpStatus",
+    doc = "A virtual IP address held by one node at a time, elected with VRRP.",
+    printcolumn(name = "VRID", type_ = "integer", json_path = ".spec.vrid"),
+    printcolumn(name = "Addresses", type_ = "string", json_path = ".spec.addresses"),
+    printcolumn(name = "Master", type_ = "string", json_path = ".status.master"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(name = "Version", type_ = "integer", json_path = ".spec.version", priority = 1),
+    printcolumn(name = "Interval", type_ = "string", json_path = ".spec.advertInterval", priority = 1),
+    printcolumn(name = "Master-Priority", type_ = "integer", json_path = ".status.masterPriority", priority = 1),
+    validation = Rule::new("!has(self.spec.authentication) || self.spec.version == 2").message("spec.authentication: only VRRPv2 has authentication (RFC 5798 removed it); set spec.version: 2 or remove it"),
+)]
+#[x_kube(validation = Rule::new("self.addresses.all(a, a.contains(':')) || self.addresses.all(a, !a.contains(':'))").message("spec.addresses: all addresses must be of one family (IPv4 or IPv6)"))]
+#[x_kube(validation = Rule::new("self.version == 3 || self.addresses.all(a, !a.contains(':'))").message("spec.addresses: VRRPv2 carries IPv4 only; use version: 3 for IPv6"))]
+#[x_kube(validation = Rule::new("self.version == 2 ? (duration(self.advertInterval) >= duration('1s') && duration(self.advertInterval) <= duration('255s') && duration(self.advertInterval).getMilliseconds() % 1000 == 0) : (duration(self.advertInterval) >= duration('10ms') && duration(self.advertInterval) <= duration('40950ms') && duration(self.advertInterval).getMilliseconds() % 10 == 0)").message("spec.advertInterval: VRRPv3 takes 10ms..40.95s in steps of 10ms; VRRPv2 takes whole seconds 1s..255s"))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VirtualIpSpec {
-    /// virtual_router_id, 1..=255.
+    /// virtual_router_id, 1..=255; immutable.
+    #[schemars(range(min = 1, max = 255))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.vrid is immutable: create a new VirtualIP instead"))]
     pub vrid: u8,
     /// virtual_ipaddress: addresses with an optional prefix length (default /32 or /128), all
     /// of one family.
+    #[schemars(length(min = 1, max = 64), inner(length(max = 64)))]
+    #[x_kube(validation = Rule::new("self.all(a, isIP(a) || isCIDR(a))").message("spec.addresses: each entry must be an IP address, optionally with a prefix length (198.51.100.10/32)"))]
     pub addresses: Vec<String>,
     /// Interface to run on; default: the interface whose subnet holds the first address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
     /// VRRP version: 3 (default) or 2.
     #[serde(default = "default_version")]
+    #[schemars(range(min = 2, max = 3))]
     pub version: u8,
     /// Advertisement interval: v3 10ms..40.95s in 10 ms steps; v2 whole seconds 1..255.
     #[serde(default = "default_interval")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+    )]
     pub advert_interval: String,
     /// Base priority 1..=254, or 255 for the address owner.
     #[serde(default = "default_priority")]
+    #[schemars(range(min = 1, max = 255))]
     pub priority: u8,
     /// Per-node priority overrides; the first match wins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
     pub priorities: Vec<PriorityOverride>,
     /// Which nodes take part (default: every node an agent runs on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,18 +78,25 @@ pub struct VirtualIpSpec {
     pub preempt: bool,
     /// keepalived's `preempt_delay`.
     #[serde(default = "default_zero", skip_serializing_if = "is_zero")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^(0|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$")
+    )]
     pub preempt_delay: String,
     /// v2 PASS authentication; the password lives in a Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication: Option<Authentication>,
     /// Unicast peers instead of multicast; adverts are accepted only from these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(max = 64)))]
+    #[x_kube(validation = Rule::new("self.all(p, isIP(p))").message("spec.unicastPeers: each entry must be an IP address"))]
     pub unicast_peers: Vec<String>,
     /// Gratuitous ARP / unsolicited NA settings (keepalived's garp_master_*).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub announce: Option<Announce>,
     /// Health trackers adjusting priority (keepalived's track_* and vrrp_script).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
     pub trackers: Vec<Tracker>,
 }
 
@@ -77,7 +120,8 @@ fn is_zero(s: &String) -> bool {
 }
 
 /// A per-node priority: by node name or by node labels.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(KubeSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[x_kube(validation = Rule::new("has(self.nodeName) != has(self.nodeSelector)").message("spec.priorities: set exactly one of nodeName and nodeSelector"))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PriorityOverride {
     /// Exact node name.
@@ -87,11 +131,12 @@ pub struct PriorityOverride {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_selector: Option<LabelSelector>,
     /// Priority 1..=255 on the matching nodes.
+    #[schemars(range(min = 1, max = 255))]
     pub priority: u8,
 }
 
 /// A Kubernetes label selector (`matchLabels` and `matchExpressions`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LabelSelector {
     /// Labels that must all be equal.
@@ -103,7 +148,8 @@ pub struct LabelSelector {
 }
 
 /// One `matchExpressions` entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(KubeSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[x_kube(validation = Rule::new("(self.operator in ['In', 'NotIn'] && has(self.values) && size(self.values) > 0) || (self.operator in ['Exists', 'DoesNotExist'] && (!has(self.values) || size(self.values) == 0))").message("matchExpressions: operator must be In/NotIn with values, or Exists/DoesNotExist without"))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LabelSelectorRequirement {
     /// Label key.
@@ -136,18 +182,19 @@ impl LabelSelector {
 }
 
 /// v2 authentication.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(KubeSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Authentication {
     /// Only `PASS` (RFC 3768 simple text password).
     #[serde(rename = "type")]
+    #[x_kube(validation = Rule::new("self == 'PASS'").message("spec.authentication.type: only PASS is supported"))]
     pub kind: String,
     /// Where the password is.
     pub secret_ref: SecretKeyRef,
 }
 
 /// A key in a Secret (in the agent's namespace, or a `Secret` document of the standalone file).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretKeyRef {
     /// Secret name.
@@ -158,7 +205,7 @@ pub struct SecretKeyRef {
 
 /// Gratuitous ARP / unsolicited NA on becoming master (keepalived: garp_master_repeat 5,
 /// garp_master_delay 5, garp_master_refresh 0).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Announce {
     /// Announcements sent at once, and again after `delay`.
@@ -191,13 +238,15 @@ impl Default for Announce {
 
 /// A health tracker: exactly one kind, and a weight (keepalived semantics: > 0 adds while up,
 /// < 0 subtracts while down, 0 puts the instance in Fault while down).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(KubeSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[x_kube(validation = Rule::new("(has(self.script) ? 1 : 0) + (has(self.process) ? 1 : 0) + (has(self.file) ? 1 : 0) + (has(self.interface) ? 1 : 0) + (has(self.pods) ? 1 : 0) == 1").message("spec.trackers: each tracker sets exactly one of script, process, file, interface, pods"))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Tracker {
     /// Name shown in status and metrics.
     pub name: String,
-    /// Priority weight.
+    /// Priority weight, -254..254.
     #[serde(default)]
+    #[schemars(range(min = -254, max = 254))]
     pub weight: i32,
     /// Run a command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -217,10 +266,11 @@ pub struct Tracker {
 }
 
 /// keepalived's vrrp_script.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScriptTracker {
     /// argv; no shell unless named.
+    #[schemars(length(min = 1))]
     pub command: Vec<String>,
     /// Time between runs (keepalived default 1s).
     #[serde(default = "default_interval")]
@@ -241,7 +291,7 @@ fn default_one() -> u32 {
 }
 
 /// keepalived's vrrp_track_process.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProcessTracker {
     /// Process name (comm or argv[0]).
@@ -252,7 +302,7 @@ pub struct ProcessTracker {
 }
 
 /// keepalived's vrrp_track_file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FileTracker {
     /// File holding an integer.
@@ -260,7 +310,7 @@ pub struct FileTracker {
 }
 
 /// keepalived's track_interface.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InterfaceTracker {
     /// Interface name.
@@ -268,11 +318,77 @@ pub struct InterfaceTracker {
 }
 
 /// Pods on this node.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(JsonSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PodsTracker {
     /// Namespace of the pods.
     pub namespace: String,
     /// Which pods.
     pub selector: LabelSelector,
+}
+
+/// `status` of a VirtualIP. Each node owns its entry in `nodes` (server-side apply, one field
+/// manager per node); the master sets `master` and the Ready condition.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VirtualIpStatus {
+    /// Node holding the addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master: Option<String>,
+    /// The master's effective priority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_priority: Option<u8>,
+    /// Generation of the spec the writer acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// One entry per node taking part.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["node"]))]
+    pub nodes: Vec<NodeStatus>,
+    /// Ready, Invalid, Conflict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}
+
+/// One node's view.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatus {
+    /// Node name (the list-map key).
+    pub node: String,
+    /// Initialize, Backup, Master, Fault, or Error.
+    pub state: String,
+    /// Effective priority.
+    #[serde(default)]
+    pub priority: u8,
+    /// When the state began (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Error text, when the node cannot run this VirtualIP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A standard condition.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// Ready, Invalid or Conflict.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// True, False or Unknown.
+    pub status: String,
+    /// CamelCase reason.
+    #[serde(default)]
+    pub reason: String,
+    /// Human-readable detail.
+    #[serde(default)]
+    pub message: String,
+    /// When the status last changed (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
 }

@@ -291,7 +291,13 @@ impl Driver {
         let targets: Vec<IpAddr> = if self.cfg.unicast_peers.is_empty() {
             vec![group_for(src)]
         } else {
-            self.cfg.unicast_peers.clone()
+            // One peer list serves every node, so it may name this node itself: skip it.
+            self.cfg
+                .unicast_peers
+                .iter()
+                .copied()
+                .filter(|p| *p != src)
+                .collect()
         };
         for dst in targets {
             match advert.encode(src, dst) {

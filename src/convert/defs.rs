@@ -1,0 +1,325 @@
+//! The top level of a keepalived configuration: `global_defs`, the tracker definitions that
+//! instances refer to (`vrrp_script`, `vrrp_track_process`, `track_file`), the `vrrp_instance`
+//! blocks (returned for [`super::instance`]), and one warning per block without an equivalent.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::keywords::{TOP_UNSUPPORTED, reason, unknown};
+use super::parse::{Loc, Stmt, error_at};
+use super::values::{arg, block, extra, flag, int, secs, split_command, value, weight_value};
+use super::{ConvertError, Diagnostics};
+
+/// global_defs settings that matter to instances.
+#[derive(Debug, Default)]
+pub(crate) struct Globals {
+    /// vrrp_version.
+    pub version: Option<u8>,
+    /// Where vrrp_strict was set.
+    pub strict: Option<Loc>,
+    /// vrrp_garp_master_delay.
+    pub garp_delay: Option<Duration>,
+    /// vrrp_garp_master_repeat.
+    pub garp_repeat: Option<u32>,
+    /// vrrp_garp_master_refresh.
+    pub garp_refresh: Option<Duration>,
+}
+
+/// A vrrp_script.
+#[derive(Debug)]
+pub(crate) struct ScriptDef {
+    pub command: Vec<String>,
+    pub interval: Duration,
+    pub timeout: Option<Duration>,
+    pub rise: u32,
+    pub fall: u32,
+    pub weight: i32,
+}
+
+/// A vrrp_track_process.
+#[derive(Debug)]
+pub(crate) struct ProcessDef {
+    pub process: String,
+    pub quorum: u32,
+    pub weight: i32,
+}
+
+/// A track_file (vrrp_track_file).
+#[derive(Debug)]
+pub(crate) struct FileDef {
+    pub path: String,
+    pub weight: i32,
+}
+
+/// Everything defined outside the instances.
+#[derive(Debug, Default)]
+pub(crate) struct Defs {
+    pub globals: Globals,
+    pub scripts: BTreeMap<String, ScriptDef>,
+    pub processes: BTreeMap<String, ProcessDef>,
+    pub files: BTreeMap<String, FileDef>,
+}
+
+/// Read the top level: the definitions, and the `vrrp_instance` statements in order.
+pub(crate) fn top_level<'a>(
+    stmts: &'a [Stmt],
+    diag: &mut Diagnostics,
+) -> Result<(Defs, Vec<&'a Stmt>), ConvertError> {
+    let mut defs = Defs::default();
+    let mut instances = Vec::new();
+    for s in stmts {
+        let key = s.key.text.as_str();
+        match key {
+            "global_defs" => global_defs(s, &mut defs.globals, diag)?,
+            "vrrp_instance" => instances.push(s),
+            "vrrp_script" | "vrrp_track_process" | "track_file" | "vrrp_track_file" => {
+                let name = arg(s, 0)?;
+                extra(s, 1, diag);
+                let body = block(s)?;
+                let dup = match key {
+                    "vrrp_script" => defs.scripts.contains_key(&name.text),
+                    "vrrp_track_process" => defs.processes.contains_key(&name.text),
+                    _ => defs.files.contains_key(&name.text),
+                };
+                if dup {
+                    diag.warn(
+                        &name.loc,
+                        key,
+                        format!(
+                            "{:?} is defined twice; the first definition is used",
+                            name.text
+                        ),
+                    );
+                    continue;
+                }
+                let what = format!("{key} {}", name.text);
+                match key {
+                    "vrrp_script" => {
+                        if let Some(d) = script(s, body, &what, diag)? {
+                            defs.scripts.insert(name.text.clone(), d);
+                        }
+                    }
+                    "vrrp_track_process" => {
+                        if let Some(d) = process(s, body, &what, diag)? {
+                            defs.processes.insert(name.text.clone(), d);
+                        }
+                    }
+                    _ => {
+                        if let Some(d) = file(s, body, &what, diag)? {
+                            defs.files.insert(name.text.clone(), d);
+                        }
+                    }
+                }
+            }
+            _ => match reason(TOP_UNSUPPORTED, key) {
+                Some(why) => diag.warn(&s.key.loc, key, format!("{why}; ignored")),
+                None => unknown(s, "the top level", diag),
+            },
+        }
+    }
+    Ok((defs, instances))
+}
+
+fn global_defs(s: &Stmt, g: &mut Globals, diag: &mut Diagnostics) -> Result<(), ConvertError> {
+    for d in block(s)? {
+        let key = d.key.text.as_str();
+        match key {
+            "vrrp_version" => g.version = Some(int(value(d, diag)?, key, 2, 3)?),
+            "vrrp_strict" => {
+                flag(d, diag)?;
+                g.strict = Some(d.key.loc.clone());
+                diag.warn(
+                    &d.key.loc,
+                    key,
+                    "no equivalent: kube-vrrp applies the RFC checks always, accepts traffic to the VIP (keepalived's strict mode blocks it) and, like keepalived in strict mode, does not convert authentication",
+                );
+            }
+            // kube-vrrp accepts an advert whose address list differs from its own and counts the
+            // mismatch, and accepts adverts only from the unicast peers: these change nothing.
+            "vrrp_skip_check_adv_addr" | "vrrp_check_unicast_src" => {}
+            "vrrp_garp_master_delay" => {
+                g.garp_delay = Some(secs(value(d, diag)?, key, Duration::ZERO, MAX_GARP)?)
+            }
+            "vrrp_garp_master_repeat" => {
+                g.garp_repeat = Some(int(value(d, diag)?, key, 1, MAX_REPEAT)?)
+            }
+            "vrrp_garp_master_refresh" => {
+                g.garp_refresh = Some(secs(value(d, diag)?, key, Duration::ZERO, MAX_GARP)?)
+            }
+            "router_id" => diag.warn(
+                &d.key.loc,
+                key,
+                "no equivalent: keepalived names the host in alerts with it; kube-vrrp reports the node name; ignored",
+            ),
+            _ if key.starts_with("smtp_") || key.starts_with("notification_email") => diag.warn(
+                &d.key.loc,
+                key,
+                "email alerts have no equivalent (watch `kubectl get vip` or the /status endpoint); ignored",
+            ),
+            "enable_script_security" | "script_user" => diag.warn(
+                &d.key.loc,
+                key,
+                "no equivalent: tracker scripts run as the agent's user; ignored",
+            ),
+            _ => diag.warn(
+                &d.key.loc,
+                key,
+                "global_defs option without a kube-vrrp equivalent; ignored",
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Largest GARP delay or refresh accepted.
+pub(crate) const MAX_GARP: Duration = Duration::from_secs(86_400);
+/// Largest GARP repeat count accepted.
+pub(crate) const MAX_REPEAT: i64 = 1_000_000;
+
+fn script(
+    s: &Stmt,
+    body: &[Stmt],
+    what: &str,
+    diag: &mut Diagnostics,
+) -> Result<Option<ScriptDef>, ConvertError> {
+    let mut d = ScriptDef {
+        command: Vec::new(),
+        interval: Duration::from_secs(1),
+        timeout: None,
+        rise: 1,
+        fall: 1,
+        weight: 0,
+    };
+    for k in body {
+        let key = k.key.text.as_str();
+        match key {
+            "script" => {
+                super::values::no_block(k)?;
+                let first = arg(k, 0)?;
+                let line: Vec<&str> = k.args.iter().map(|w| w.text.as_str()).collect();
+                d.command = split_command(&line.join(" "))
+                    .map_err(|e| error_at(&first.loc, format!("script: {e}")))?;
+            }
+            // Whole seconds, as keepalived 2.2.7 reads them ("must be between 1 and 4294").
+            "interval" => d.interval = Duration::from_secs(int(value(k, diag)?, key, 1, 4294)?),
+            "timeout" => d.timeout = Some(Duration::from_secs(int(value(k, diag)?, key, 1, 4294)?)),
+            "rise" => d.rise = int(value(k, diag)?, key, 1, i64::from(u32::MAX))?,
+            "fall" => d.fall = int(value(k, diag)?, key, 1, i64::from(u32::MAX))?,
+            "weight" => {
+                super::values::no_block(k)?;
+                d.weight = weight_value(k, 0, -253, 253, diag)?
+            }
+            "user" | "init_fail" => diag.warn(
+                &k.key.loc,
+                key,
+                "no equivalent: scripts run as the agent's user and start untested; ignored",
+            ),
+            _ => unknown(k, what, diag),
+        }
+    }
+    if d.command.is_empty() || d.command.iter().all(|a| a.is_empty()) {
+        diag.warn(
+            &s.key.loc,
+            "vrrp_script",
+            format!("{what} has no script; keepalived removes it, and so does the conversion"),
+        );
+        return Ok(None);
+    }
+    Ok(Some(d))
+}
+
+fn process(
+    s: &Stmt,
+    body: &[Stmt],
+    what: &str,
+    diag: &mut Diagnostics,
+) -> Result<Option<ProcessDef>, ConvertError> {
+    let mut d = ProcessDef {
+        process: String::new(),
+        quorum: 1,
+        weight: 0,
+    };
+    for k in body {
+        let key = k.key.text.as_str();
+        match key {
+            "process" => {
+                super::values::no_block(k)?;
+                d.process = arg(k, 0)?.text.clone();
+                if let Some(p) = k.args.get(1) {
+                    diag.warn(
+                        &p.loc,
+                        key,
+                        "process parameters have no equivalent: any process of that name counts",
+                    );
+                }
+            }
+            "weight" => {
+                super::values::no_block(k)?;
+                d.weight = weight_value(k, 0, -254, 254, diag)?
+            }
+            "quorum" => d.quorum = int(value(k, diag)?, key, 1, i64::from(u32::MAX))?,
+            "quorum_max" | "fork_delay" | "terminate_delay" | "delay" | "full_command"
+            | "param_match" => diag.warn(
+                &k.key.loc,
+                key,
+                "no equivalent: the tracker counts running processes by name; ignored",
+            ),
+            _ => unknown(k, what, diag),
+        }
+    }
+    if d.process.is_empty() {
+        diag.warn(
+            &s.key.loc,
+            "vrrp_track_process",
+            format!("{what} names no process; not converted"),
+        );
+        return Ok(None);
+    }
+    Ok(Some(d))
+}
+
+fn file(
+    s: &Stmt,
+    body: &[Stmt],
+    what: &str,
+    diag: &mut Diagnostics,
+) -> Result<Option<FileDef>, ConvertError> {
+    let mut d = FileDef {
+        path: String::new(),
+        weight: 1,
+    };
+    for k in body {
+        let key = k.key.text.as_str();
+        match key {
+            "file" => {
+                let w = value(k, diag)?;
+                if !w.text.starts_with('/') {
+                    return Err(error_at(
+                        &w.loc,
+                        format!("file: {:?} must be an absolute path", w.text),
+                    ));
+                }
+                d.path = w.text.clone();
+            }
+            "weight" => {
+                super::values::no_block(k)?;
+                d.weight = weight_value(k, 0, -254, 254, diag)?
+            }
+            "init_file" => diag.warn(
+                &k.key.loc,
+                key,
+                "no equivalent: create the file before the agent starts; ignored",
+            ),
+            _ => unknown(k, what, diag),
+        }
+    }
+    if d.path.is_empty() {
+        diag.warn(
+            &s.key.loc,
+            "track_file",
+            format!("{what} names no file; not converted"),
+        );
+        return Ok(None);
+    }
+    Ok(Some(d))
+}

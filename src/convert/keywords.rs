@@ -1,0 +1,147 @@
+//! Which keepalived keywords have no kube-vrrp equivalent, and why: each gets one warning
+//! (docs/convert.md lists every keyword). Keywords found in no table are unknown: a warning
+//! too, with the column.
+
+use super::Diagnostics;
+use super::parse::Stmt;
+
+/// Top-level blocks without an equivalent, and why.
+pub(crate) const TOP_UNSUPPORTED: &[(&[&str], &str)] = &[
+    (
+        &["vrrp_sync_group"],
+        "sync groups are not supported yet: each VirtualIP fails over on its own",
+    ),
+    (
+        &["virtual_server", "virtual_server_group"],
+        "LVS load balancing has no equivalent (use a Kubernetes Service)",
+    ),
+    (&["bfd_instance"], "BFD has no equivalent"),
+    (
+        &[
+            "static_ipaddress",
+            "static_routes",
+            "static_rules",
+            "track_group",
+        ],
+        "static addresses, routes and rules belong to the node's network configuration",
+    ),
+    (
+        &[
+            "linkbeat_interfaces",
+            "interface_up_down_delays",
+            "garp_group",
+        ],
+        "no equivalent: kube-vrrp follows the kernel's link state and sends announcements unthrottled",
+    ),
+    (
+        &[
+            "net_namespace",
+            "net_namespace_ipvs",
+            "namespace_with_ipsets",
+            "instance",
+            "use_pid_dir",
+            "linkbeat_use_polling",
+            "child_wait_time",
+        ],
+        "a keepalived process setting without equivalent",
+    ),
+];
+
+/// Why a keyword of a table has no equivalent.
+pub(crate) fn reason(table: &[(&[&str], &'static str)], key: &str) -> Option<&'static str> {
+    table
+        .iter()
+        .find(|(keys, _)| keys.contains(&key))
+        .map(|(_, why)| *why)
+}
+
+/// Warn about an unknown keyword.
+pub(crate) fn unknown(s: &Stmt, context: &str, diag: &mut Diagnostics) {
+    diag.warn(
+        &s.key.loc,
+        &s.key.text,
+        format!(
+            "unknown keyword in {context} (column {}); ignored",
+            s.key.loc.col
+        ),
+    );
+}
+
+/// vrrp_instance keywords without an equivalent, and why.
+pub(crate) const INSTANCE_UNSUPPORTED: &[(&[&str], &str)] = &[
+    (
+        &[
+            "notify",
+            "notify_master",
+            "notify_backup",
+            "notify_fault",
+            "notify_stop",
+            "notify_deleted",
+            "notify_master_rx_lower_pri",
+            "notify_priority_changes",
+        ],
+        "notify scripts have no equivalent (watch `kubectl get vip`, the Events or the /status endpoint)",
+    ),
+    (&["smtp_alert"], "email alerts have no equivalent"),
+    (
+        &["use_vmac", "use_vmac_addr", "vmac_xmit_base", "use_ipvlan"],
+        "virtual MAC and ipvlan interfaces are not supported: the VIP is added to the interface itself",
+    ),
+    (&["vrf"], "VRFs are not supported"),
+    (
+        &["dont_track_primary"],
+        "no equivalent: the instance's interface going down always means Fault",
+    ),
+    (&["track_bfd"], "BFD has no equivalent"),
+    (
+        &["mcast_src_ip"],
+        "no equivalent: adverts come from the interface's primary address",
+    ),
+    (
+        &["mcast_dst_ip"],
+        "no equivalent: kube-vrrp uses the standard groups 224.0.0.18 and ff02::12",
+    ),
+    (
+        &[
+            "track_src_ip",
+            "unicast_fault_no_peer",
+            "unicast_ttl",
+            "old_unicast_checksum",
+        ],
+        "no equivalent",
+    ),
+    (
+        &[
+            "garp_lower_prio_delay",
+            "garp_lower_prio_repeat",
+            "garp_master_refresh_repeat",
+            "garp_extra_if",
+            "garp_extra_if_vmac",
+        ],
+        "no equivalent: only garp_master_delay, garp_master_repeat and garp_master_refresh map to spec.announce",
+    ),
+    (
+        &[
+            "down_timer_adverts",
+            "lower_prio_no_advert",
+            "higher_prio_send_advert",
+        ],
+        "no equivalent: kube-vrrp follows the RFC timers and advert rules",
+    ),
+    (
+        &["virtual_ipaddress_excluded"],
+        "excluded addresses are not supported: list them in virtual_ipaddress or manage them elsewhere",
+    ),
+    (
+        &["promote_secondaries", "virtual_routes", "virtual_rules"],
+        "routes, rules and interface flags belong to the node's network configuration",
+    ),
+    (
+        &["no_accept"],
+        "no equivalent: kube-vrrp always accepts traffic to the VIP (accept mode)",
+    ),
+    (
+        &["debug", "kernel_rx_buf_size", "linkbeat_use_polling"],
+        "a keepalived process setting without equivalent",
+    ),
+];

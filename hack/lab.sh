@@ -7,6 +7,8 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "run as root: the lab creates network namespaces (sudo $0)" >&2
   exit 2
 fi
-command -v ping >/dev/null && command -v ip >/dev/null || hack/deps.sh
+if ! command -v ping >/dev/null || ! command -v ip >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iputils-ping iproute2 >/dev/null
+fi
 cargo build --release --quiet --bin kube-vrrp --example lab
 KUBE_VRRP_BIN="$PWD/target/release/kube-vrrp" exec target/release/examples/lab

@@ -38,6 +38,21 @@ enum Output {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run as the Kubernetes agent of one node (in-cluster config or KUBECONFIG).
+    Agent {
+        /// This node's name (the DaemonSet sets NODE_NAME from the downward API).
+        #[arg(long, env = "NODE_NAME")]
+        node_name: String,
+        /// Namespace whose Secrets `secretRef` names (the DaemonSet sets POD_NAMESPACE).
+        #[arg(long, env = "POD_NAMESPACE", default_value = "kube-vrrp")]
+        namespace: String,
+        /// Address for /metrics, /healthz, /readyz and /status.
+        #[arg(long, default_value = "0.0.0.0:9650")]
+        http_addr: SocketAddr,
+        /// Where the last known configuration is cached for restarts during API outages.
+        #[arg(long, default_value = "/var/lib/kube-vrrp")]
+        cache_dir: PathBuf,
+    },
     /// Run standalone from a file of VirtualIP (and Secret) documents.
     Run {
         /// The file; reloaded on change and on SIGHUP.
@@ -158,6 +173,27 @@ fn convert(
     }
 }
 
+/// Run a daemon on a single-threaded runtime (one instance task per VIP is plenty).
+fn block_on(fut: impl std::future::Future<Output = Result<(), run::RunError>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
@@ -202,6 +238,21 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Agent {
+            node_name,
+            namespace,
+            http_addr,
+            cache_dir,
+        } => {
+            init_logging(cli.log_format);
+            let opts = kube_vrrp::k8s::agent::AgentOptions {
+                node_name,
+                namespace,
+                http_addr,
+                cache_dir,
+            };
+            block_on(kube_vrrp::k8s::agent::run(opts))
         }
         Command::Crd => {
             print!("{}", kube_vrrp::k8s::crd::yaml());

@@ -1,7 +1,7 @@
 //! Prometheus metrics of the agent. Names follow Prometheus conventions: a `kube_vrrp_` prefix,
 //! `_total` for counters, base units (seconds).
 
-use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::vrrp::{Discard, State};
 
@@ -27,6 +27,14 @@ pub struct Metrics {
     pub state_since: IntGaugeVec,
     /// Errors carrying out actions (send, address changes), by action.
     pub action_errors: IntCounterVec,
+    /// Writes to the Kubernetes API (status patches and events).
+    pub api_writes: IntCounter,
+    /// 1 while a tracker is up.
+    pub tracker_up: IntGaugeVec,
+    /// Tracker checks run.
+    pub tracker_checks: IntCounterVec,
+    /// Tracker checks that failed.
+    pub tracker_failures: IntCounterVec,
 }
 
 const STATES: [State; 4] = [
@@ -97,10 +105,36 @@ impl Metrics {
                 "Unix time at which the instance entered its current state.",
                 &["vip", "vrid"],
             ),
+            api_writes: {
+                let c = IntCounter::new(
+                    "kube_vrrp_api_writes_total",
+                    "Writes to the Kubernetes API: status patches and events.",
+                )
+                .expect("static metric definition");
+                registry
+                    .register(Box::new(c.clone()))
+                    .expect("unique metric name");
+                c
+            },
             action_errors: counter(
                 "kube_vrrp_action_errors_total",
                 "Failures carrying out an action (send, address change, announcement).",
                 &["vip", "vrid", "action"],
+            ),
+            tracker_up: gauge(
+                "kube_vrrp_tracker_up",
+                "1 while the health tracker is up, 0 while it is down or has no result yet.",
+                &["vip", "tracker"],
+            ),
+            tracker_checks: counter(
+                "kube_vrrp_tracker_checks_total",
+                "Health tracker checks run (link events seen, for an interface tracker).",
+                &["vip", "tracker"],
+            ),
+            tracker_failures: counter(
+                "kube_vrrp_tracker_failures_total",
+                "Health tracker checks that failed.",
+                &["vip", "tracker"],
             ),
             registry,
         }
@@ -134,6 +168,13 @@ impl Metrics {
         }
         let _ = self.priority.remove_label_values(&[vip, &vrid]);
         let _ = self.state_since.remove_label_values(&[vip, &vrid]);
+    }
+
+    /// Forget a tracker whose instance stopped.
+    pub fn remove_tracker(&self, vip: &str, tracker: &str) {
+        let _ = self.tracker_up.remove_label_values(&[vip, tracker]);
+        let _ = self.tracker_checks.remove_label_values(&[vip, tracker]);
+        let _ = self.tracker_failures.remove_label_values(&[vip, tracker]);
     }
 
     /// The text exposition format.

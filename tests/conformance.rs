@@ -3,7 +3,7 @@
 //!
 //! Line 1: `{"rfc": "...", "rule": "...", "config": {...}}`. Every later line:
 //! `{"at": "<duration>", "input": ..., "expect": ["<action>", ...], "next_timeout": "<duration>"|null}`.
-//! Inputs: "startup", "timeout" (asserts the deadline is exactly `at`), "shutdown",
+//! Inputs: "startup", "timeout" (asserts the deadline is exactly `at`), "shutdown", "release",
 //! {"advert": {...}}, {"adjust": N}, {"link": "up"|"down"}, {"tracker_fault": bool}.
 //! A discarded advert expects "discard <reason>"; an address-list mismatch "accepted address_mismatch".
 
@@ -118,6 +118,7 @@ fn run(file: &str) {
         match &step.input {
             Value::String(s) if s == "startup" => inst.handle_startup(now),
             Value::String(s) if s == "shutdown" => inst.handle_shutdown(now),
+            Value::String(s) if s == "release" => inst.handle_release(now),
             Value::String(s) if s == "timeout" => {
                 assert_eq!(
                     inst.poll_timeout(),
@@ -197,4 +198,5 @@ transcripts!(
     tracker_weights_change_advertised_priority,
     v3_centisecond_timing,
     v2_whole_second_timing,
+    release_removes_at_once,
 );

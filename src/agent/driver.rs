@@ -13,6 +13,7 @@ use crate::metrics::Metrics;
 use crate::net::announce::{FrameSender, frame_for};
 use crate::net::netlink::{Link, Netlink};
 use crate::net::socket::{VrrpSocket, group_for};
+use crate::track::Contribution;
 use crate::translate::RouterConfig;
 use crate::vrrp::{Action, Advert, Discard, Instance, State};
 
@@ -35,6 +36,8 @@ pub enum Command {
     },
     /// Leave gracefully (priority 0 and handover when master) and stop.
     Shutdown,
+    /// Leave at once (priority 0, addresses removed now) and stop: the VirtualIP is deleted.
+    Release,
 }
 
 /// What a driver needs from the host.
@@ -76,8 +79,15 @@ struct Driver {
     stopped: bool,
 }
 
-/// Run one virtual router until it is told to shut down (or its channel closes).
-pub async fn run(cfg: RouterConfig, host: Host, link: Link, mut rx: mpsc::Receiver<Command>) {
+/// Run one virtual router until it is told to shut down (or its channel closes). `trackers` is
+/// the trackers' combined state to start with; changes arrive as [`Command::Trackers`].
+pub async fn run(
+    cfg: RouterConfig,
+    host: Host,
+    link: Link,
+    trackers: Contribution,
+    mut rx: mpsc::Receiver<Command>,
+) {
     let mut links = host.links.subscribe();
     let inst = Instance::new(cfg.instance.clone());
     let vrid = cfg.instance.vrid.to_string();
@@ -95,6 +105,7 @@ pub async fn run(cfg: RouterConfig, host: Host, link: Link, mut rx: mpsc::Receiv
     };
     d.publish_config();
     let now = d.now();
+    d.apply_trackers(now, trackers);
     d.inst.handle_link(now, d.link.up);
     d.inst.handle_startup(now);
     loop {
@@ -182,18 +193,36 @@ impl Driver {
                 }
             }
             Command::Trackers { adjustment, fault } => {
-                self.inst.handle_priority_adjustment(now, adjustment);
-                self.inst.handle_tracker_fault(now, fault);
-                let p = self.inst.priority();
-                self.host
-                    .metrics
-                    .priority
-                    .with_label_values(&[self.cfg.name.as_str(), self.vrid.as_str()])
-                    .set(i64::from(p));
-                self.host.status.update(&self.cfg.name, |s| s.priority = p);
+                self.apply_trackers(now, Contribution { adjustment, fault });
             }
             Command::Shutdown => self.inst.handle_shutdown(now),
+            Command::Release => self.inst.handle_release(now),
         }
+    }
+
+    /// Feed the trackers' combined state to the engine and publish the effective priority.
+    fn apply_trackers(&mut self, now: Duration, trackers: Contribution) {
+        let before = self.inst.priority();
+        self.inst
+            .handle_priority_adjustment(now, trackers.adjustment);
+        self.inst.handle_tracker_fault(now, trackers.fault);
+        let p = self.inst.priority();
+        if p != before {
+            tracing::info!(
+                vip = self.name(),
+                vrid = self.cfg.instance.vrid,
+                from = before,
+                to = p,
+                adjustment = trackers.adjustment,
+                "effective priority changed"
+            );
+        }
+        self.host
+            .metrics
+            .priority
+            .with_label_values(&[self.cfg.name.as_str(), self.vrid.as_str()])
+            .set(i64::from(p));
+        self.host.status.update(&self.cfg.name, |s| s.priority = p);
     }
 
     async fn link_update(&mut self, update: Result<Link, broadcast::error::RecvError>) {

@@ -1,5 +1,6 @@
 //! The agent: a supervisor of instance drivers, one listener per interface, status.
 
+pub mod dataplane;
 pub mod driver;
 pub mod listener;
 pub mod status;

@@ -38,6 +38,51 @@ pub struct InstanceStatus {
     pub error: Option<String>,
     /// Counters.
     pub counters: Counters,
+    /// Health trackers, in spec order.
+    #[serde(default)]
+    pub trackers: Vec<TrackerStatus>,
+}
+
+/// One health tracker as reported.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackerStatus {
+    /// Tracker name.
+    pub name: String,
+    /// script, process, file, interface or pods.
+    pub kind: String,
+    /// Up (false while down or before the first result).
+    pub up: bool,
+    /// What the last check found: "exit 1", "timeout after 5s", "3 processes", "value 7",
+    /// "link down", or "pending".
+    pub last_result: String,
+    /// Configured weight.
+    pub weight: i32,
+    /// The priority adjustment it contributes now.
+    pub applied: i32,
+    /// It puts the instance in Fault now.
+    pub fault: bool,
+    /// Checks run (link events seen, for an interface).
+    pub checks: u64,
+    /// Checks that failed.
+    pub failures: u64,
+    /// Why the check cannot run at all (e.g. the script is not found), if so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl InstanceStatus {
+    /// The fields the Kubernetes status and events reflect; counters are left out so that a
+    /// steady state writes nothing.
+    pub fn reportable(&self) -> (String, String, u8, Option<String>, Option<String>) {
+        (
+            self.state.clone(),
+            self.reason.clone(),
+            self.priority,
+            self.master.clone(),
+            self.error.clone(),
+        )
+    }
 }
 
 /// Per-instance counters.
@@ -57,9 +102,20 @@ pub struct Counters {
 }
 
 /// Shared map of instance name to status.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct StatusStore {
     inner: Arc<RwLock<BTreeMap<String, InstanceStatus>>>,
+    /// Bumped when something worth reporting outside changes (not on counters).
+    changed: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Default for StatusStore {
+    fn default() -> Self {
+        StatusStore {
+            inner: Arc::default(),
+            changed: Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
 }
 
 impl StatusStore {
@@ -74,7 +130,16 @@ impl StatusStore {
                 since: rfc3339(SystemTime::now()),
                 ..Default::default()
             });
+        let before = entry.reportable();
         f(entry);
+        if entry.reportable() != before {
+            self.changed.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// A receiver that sees a new value whenever a reportable field changes.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
     }
 
     /// Forget an instance.

@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 use crate::net::announce::FrameSender;
 use crate::net::netlink::{Link, Netlink};
 use crate::net::socket::VrrpSocket;
+use crate::track::{self, TrackerEnv, TrackerSet};
 use crate::translate::RouterConfig;
 use crate::vrrp::timers::master_down_interval;
 
@@ -27,6 +28,7 @@ struct Running {
     tx: mpsc::Sender<Command>,
     task: JoinHandle<()>,
     listener: (String, bool),
+    trackers: TrackerSet,
 }
 
 /// Owner of every instance task and the per-interface sockets.
@@ -66,8 +68,9 @@ impl Supervisor {
         self.running.keys().cloned().collect()
     }
 
-    /// Make the running set equal to `desired`.
-    pub async fn apply(&mut self, desired: &Desired) {
+    /// Make the running set equal to `desired`. Instances named in `deleted` leave at once
+    /// (their VirtualIP is gone everywhere); others that go away hand over gracefully.
+    pub async fn apply(&mut self, desired: &Desired, deleted: &[String]) {
         let stale: Vec<String> = self
             .running
             .iter()
@@ -76,7 +79,7 @@ impl Supervisor {
             .collect();
         for name in stale {
             let removed = !matches!(desired.get(&name), Some(Ok(_)));
-            self.stop(&name).await;
+            self.stop(&name, deleted.contains(&name)).await;
             if removed {
                 self.status.remove(&name);
             }
@@ -105,10 +108,12 @@ impl Supervisor {
         self.status.update(name, |s| {
             s.state = "Error".into();
             s.error = Some(error.to_string());
+            s.trackers.clear();
         });
     }
 
     async fn start(&mut self, cfg: RouterConfig) -> Result<(), String> {
+        track::set::check_supported(&cfg.trackers).map_err(|e| e.to_string())?;
         let link = self
             .netlink
             .link_by_name(&cfg.interface)
@@ -160,8 +165,27 @@ impl Supervisor {
             status: self.status.clone(),
             epoch: self.epoch,
         };
+        let env = TrackerEnv {
+            netlink: self.netlink.clone(),
+            links: self.links.clone(),
+            metrics: self.metrics.clone(),
+            status: self.status.clone(),
+        };
+        // Kinds were checked above, so this cannot fail; should it, undo the route.
+        let (trackers, initial) =
+            match TrackerSet::start(&cfg.name, &cfg.trackers, &env, tx.clone()).await {
+                Ok(started) => started,
+                Err(e) => {
+                    listener
+                        .routes
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&cfg.instance.vrid);
+                    return Err(e.to_string());
+                }
+            };
         let name = cfg.name.clone();
-        let task = tokio::spawn(driver::run(cfg.clone(), host, link, rx));
+        let task = tokio::spawn(driver::run(cfg.clone(), host, link, initial, rx));
         self.running.insert(
             name,
             Running {
@@ -169,17 +193,25 @@ impl Supervisor {
                 tx,
                 task,
                 listener: key,
+                trackers,
             },
         );
         Ok(())
     }
 
-    /// Stop one instance gracefully and wait for it (bounded by its handover wait).
-    async fn stop(&mut self, name: &str) {
+    /// Stop one instance and wait for it (bounded by its handover wait): gracefully, or at
+    /// once when `release`.
+    async fn stop(&mut self, name: &str, release: bool) {
         let Some(r) = self.running.remove(name) else {
             return;
         };
-        let _ = r.tx.send(Command::Shutdown).await;
+        r.trackers.stop().await;
+        let command = if release {
+            Command::Release
+        } else {
+            Command::Shutdown
+        };
+        let _ = r.tx.send(command).await;
         let bound = handover_bound(&r.cfg);
         let abort = r.task.abort_handle();
         if tokio::time::timeout(bound, r.task).await.is_err() {
@@ -208,6 +240,7 @@ impl Supervisor {
         let mut waits = Vec::new();
         for name in names {
             if let Some(r) = self.running.remove(&name) {
+                r.trackers.stop().await;
                 let _ = r.tx.send(Command::Shutdown).await;
                 let bound = handover_bound(&r.cfg);
                 waits.push(async move {

@@ -1,3 +1,6 @@
 //! Kubernetes: the CustomResourceDefinition, the agent (watch, translate, status), events.
 
+pub mod agent;
 pub mod crd;
+pub mod status;
+pub mod view;

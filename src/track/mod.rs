@@ -1,8 +1,75 @@
 //! Health trackers (keepalived's vrrp_script, track_process, track_file, track_interface).
-//! This module holds the checks of tracker specs; probers live beside it.
+//!
+//! - [`hysteresis`]: the pure core: rise/fall counting, weights, combination.
+//! - [`script`], [`process`], [`file`], [`interface`]: one prober per kind, each a tokio task
+//!   reporting [`Observation`]s.
+//! - [`set`]: the trackers of one instance: starts the probers, feeds their results through
+//!   the core and tells the instance's driver whenever the combined result changes.
+//!
+//! This module also checks tracker specs.
+
+pub mod file;
+pub mod hysteresis;
+pub mod interface;
+pub mod process;
+pub mod script;
+pub mod set;
+
+pub use hysteresis::{Contribution, Health, Reading, TrackerCore};
+pub use set::{TrackError, TrackerEnv, TrackerSet};
 
 use crate::duration;
 use crate::spec::Tracker;
+
+/// The result of one check, as a prober reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observation {
+    /// What the check found.
+    pub reading: Reading,
+    /// Shown as the tracker's last result: "exit 1", "3 processes", "value 7", "link down".
+    pub detail: String,
+    /// The check could not be carried out at all (script not found, /proc unreadable): the
+    /// tracker counts as down and reports `detail` as its error.
+    pub broken: bool,
+}
+
+impl Observation {
+    /// A check that ran.
+    pub fn new(reading: Reading, detail: String) -> Observation {
+        Observation {
+            reading,
+            detail,
+            broken: false,
+        }
+    }
+
+    /// A check that could not run: a failure, with the reason.
+    pub fn broken(detail: String) -> Observation {
+        Observation {
+            reading: Reading::Fail,
+            detail,
+            broken: true,
+        }
+    }
+}
+
+/// The kind of a tracker, as shown in status ("script", "process", ...).
+pub fn kind(t: &Tracker) -> &'static str {
+    if t.script.is_some() {
+        "script"
+    } else if t.process.is_some() {
+        "process"
+    } else if t.file.is_some() {
+        "file"
+    } else if t.interface.is_some() {
+        "interface"
+    } else {
+        "pods"
+    }
+}
+
+/// keepalived accepts weights in -254..254 (scripts -253..253).
+const WEIGHT_RANGE: std::ops::RangeInclusive<i32> = -254..=254;
 
 /// Check tracker specs; `report(field, message)` is called for each problem.
 pub fn validate_specs(trackers: &[Tracker], report: &mut dyn FnMut(String, String)) {
@@ -13,6 +80,12 @@ pub fn validate_specs(trackers: &[Tracker], report: &mut dyn FnMut(String, Strin
             report(at(".name"), "must not be empty".into());
         } else if !names.insert(t.name.as_str()) {
             report(at(".name"), format!("{:?} is used twice", t.name));
+        }
+        if !WEIGHT_RANGE.contains(&t.weight) {
+            report(
+                at(".weight"),
+                format!("must be -254..254, got {}", t.weight),
+            );
         }
         let kinds = [
             t.script.is_some(),
@@ -85,5 +158,98 @@ pub fn validate_specs(trackers: &[Tracker], report: &mut dyn FnMut(String, Strin
         {
             report(at(".pods.namespace"), "must not be empty".into());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::script::ScriptProbe;
+    use crate::translate::{InterfaceFacts, NodeFacts, parse_prefixed, translate};
+
+    /// The seed's own examples (design.md §3): `process httpd weight 10`, `track_app_file
+    /// weight 1`, `ens9 weight 5`, a script with interval 5 timeout 5 fall 3.
+    const SEED: &str = r#"
+apiVersion: kubevrrp.io/v1alpha1
+kind: VirtualIP
+metadata: {name: web}
+spec:
+  vrid: 51
+  addresses: [198.51.100.100/32]
+  trackers:
+    - {name: apache, process: {name: httpd}, weight: 10}
+    - {name: app, file: {path: /var/run/my_app/vrrp_track_file}, weight: 1}
+    - {name: uplink, interface: {name: ens9}, weight: 5}
+    - {name: check, script: {command: [/etc/keepalived/check.sh], interval: 5s, timeout: 5s,
+       rise: 1, fall: 3}, weight: 0}
+"#;
+
+    #[test]
+    fn seed_examples_load_and_translate() {
+        let file = crate::config::parse(Path::new("seed.yaml"), SEED).expect("loads");
+        let spec = &file.virtual_ips[0].spec;
+        let node = NodeFacts {
+            name: "lb1".into(),
+            labels: Default::default(),
+            interfaces: vec![InterfaceFacts {
+                name: "eth0".into(),
+                addresses: vec![parse_prefixed("198.51.100.11/24").unwrap()],
+            }],
+        };
+        let cfg = translate("web", spec, &node, &|_| Err("no secrets".into()))
+            .expect("translates")
+            .expect("runs on lb1");
+        let t = &cfg.trackers;
+        assert_eq!(t.len(), 4);
+        assert_eq!(
+            (
+                t[0].weight,
+                t[0].process
+                    .as_ref()
+                    .map(|p| (p.name.as_str(), p.min_count))
+            ),
+            (10, Some(("httpd", 1)))
+        );
+        assert_eq!(
+            t[1].file.as_ref().map(|f| f.path.as_str()),
+            Some("/var/run/my_app/vrrp_track_file")
+        );
+        assert_eq!(t[1].weight, 1);
+        assert_eq!(
+            t[2].interface.as_ref().map(|i| i.name.as_str()),
+            Some("ens9")
+        );
+        assert_eq!(t[2].weight, 5);
+        let script = t[3].script.as_ref().expect("script");
+        assert_eq!((script.rise, script.fall, t[3].weight), (1, 3, 0));
+        let probe = ScriptProbe::new(script);
+        assert_eq!(
+            (probe.interval(), probe.timeout()),
+            (Duration::from_secs(5), Duration::from_secs(5))
+        );
+        assert!(super::set::check_supported(t).is_ok());
+    }
+
+    #[test]
+    fn bad_tracker_specs_name_their_field() {
+        let bad = SEED
+            .replace("weight: 10", "weight: 300")
+            .replace("fall: 3", "fall: 0")
+            .replace("/var/run/my_app/vrrp_track_file", "my_app/file");
+        let mut found = Vec::new();
+        let file: serde_json::Value = serde_saphyr::from_str(&bad).unwrap();
+        let spec: crate::spec::VirtualIpSpec =
+            serde_json::from_value(file["spec"].clone()).unwrap();
+        super::validate_specs(&spec.trackers, &mut |field, _| found.push(field));
+        assert_eq!(
+            found,
+            [
+                "spec.trackers[0].weight",
+                "spec.trackers[1].file.path",
+                "spec.trackers[3].script.fall"
+            ]
+        );
     }
 }

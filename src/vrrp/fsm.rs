@@ -434,6 +434,15 @@ impl Instance {
         }
     }
 
+    /// Leave at once, without waiting for a successor: the virtual router is being deleted on
+    /// every node, so nobody will take over. A master still sends priority 0 first.
+    pub fn handle_release(&mut self, now: Duration) {
+        if self.state == State::Master && !self.stopping {
+            self.send_advert(STOP);
+        }
+        self.finish_stop(now);
+    }
+
     fn finish_stop(&mut self, now: Duration) {
         if self.state == State::Master {
             self.actions.push_back(Action::RemoveVips);

@@ -146,3 +146,24 @@ pub fn start_keepalived(bed: &Bed, node: &Host, conf: &str) -> Proc {
     p.pid_files.push(vrrp_pid);
     p
 }
+
+/// The agent's Prometheus metrics, read over HTTP inside the node.
+pub fn metrics(bed: &Bed, node: &Host) -> String {
+    let out = bed.exec(
+        &node.ns,
+        &[
+            "bash",
+            "-c",
+            "exec 3<>/dev/tcp/127.0.0.1/9650; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; timeout 3 cat <&3",
+        ],
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// One tracker's status (`trackers[]` of the named instance), or null.
+pub fn tracker(bed: &Bed, node: &Host, vip: &str, name: &str) -> serde_json::Value {
+    instance(bed, node, vip)["trackers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["name"] == name).cloned())
+        .unwrap_or(serde_json::Value::Null)
+}

@@ -204,7 +204,8 @@ impl Bed {
         }
     }
 
-    fn attach(&mut self, name: &str, octet: u8) -> Host {
+    /// Attach one more host namespace to the bridge at 198.51.100.`octet`.
+    pub fn attach(&mut self, name: &str, octet: u8) -> Host {
         let ns = format!("{}-{name}", self.prefix);
         self.add_ns(&ns);
         let port = format!("p{octet}");

@@ -3,4 +3,5 @@
 
 pub mod agents;
 pub mod bed;
+pub mod k8s;
 pub mod pcap;

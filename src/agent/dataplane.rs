@@ -1,0 +1,122 @@
+//! The node's data plane, shared by `kube-vrrp run` and `kube-vrrp agent`: netlink, link events,
+//! leftover cleanup, metrics, status, the HTTP endpoints and the supervisor.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use super::{Desired, StatusStore, Supervisor};
+use crate::config::ConfigFile;
+use crate::http::{self, HttpState};
+use crate::metrics::Metrics;
+use crate::net::{link, netlink::Netlink};
+use crate::translate::{self, NodeFacts};
+
+/// Why the daemon could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Netlink, socket or client setup failed.
+    #[error("{0}")]
+    Setup(String),
+    /// The HTTP address could not be bound.
+    #[error("--http-addr {addr}: {source}")]
+    Http {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// A started data plane.
+pub struct DataPlane {
+    /// Netlink handle.
+    pub netlink: Netlink,
+    /// The supervisor of instances.
+    pub supervisor: Supervisor,
+    /// Instance status.
+    pub status: StatusStore,
+    /// Set once the first configuration is applied.
+    pub ready: Arc<AtomicBool>,
+    /// Metrics.
+    pub metrics: Metrics,
+}
+
+impl DataPlane {
+    /// Connect netlink, remove VIPs an earlier run left behind (principle 4), serve HTTP.
+    pub async fn start(http_addr: SocketAddr) -> Result<DataPlane, RunError> {
+        let netlink = Netlink::connect().map_err(|e| RunError::Setup(format!("netlink: {e}")))?;
+        let links =
+            link::watch().map_err(|e| RunError::Setup(format!("netlink link monitor: {e}")))?;
+        let left = netlink
+            .remove_leftovers()
+            .await
+            .map_err(|e| RunError::Setup(e.to_string()))?;
+        for a in left {
+            tracing::info!(address = %a.addr, ifindex = a.index, "removed a VIP left behind by an earlier run");
+        }
+        let metrics = Metrics::new();
+        let status = StatusStore::default();
+        let ready = Arc::new(AtomicBool::new(false));
+        let state = HttpState {
+            status: status.clone(),
+            metrics: metrics.clone(),
+            ready: ready.clone(),
+        };
+        // The server task lives as long as the process.
+        let _server = http::serve(http_addr, state)
+            .await
+            .map_err(|source| RunError::Http {
+                addr: http_addr,
+                source,
+            })?;
+        let supervisor = Supervisor::new(netlink.clone(), metrics.clone(), status.clone(), links);
+        Ok(DataPlane {
+            netlink,
+            supervisor,
+            status,
+            ready,
+            metrics,
+        })
+    }
+}
+
+/// What this node should run for `file`, given its name and labels.
+pub async fn desired(
+    netlink: &Netlink,
+    node: &str,
+    labels: &BTreeMap<String, String>,
+    file: &ConfigFile,
+) -> Desired {
+    let interfaces = match netlink.interface_facts().await {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read interfaces");
+            Vec::new()
+        }
+    };
+    let facts = NodeFacts {
+        name: node.to_string(),
+        labels: labels.clone(),
+        interfaces,
+    };
+    let mut out = Desired::new();
+    for doc in &file.virtual_ips {
+        match translate::translate(&doc.name, &doc.spec, &facts, &|r| file.password(r)) {
+            Ok(Some(cfg)) => {
+                out.insert(doc.name.clone(), Ok(cfg));
+            }
+            Ok(None) => {}
+            Err(errors) => {
+                let msg = errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                out.insert(doc.name.clone(), Err(msg));
+            }
+        }
+    }
+    out
+}

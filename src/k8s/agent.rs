@@ -1,0 +1,284 @@
+//! `kube-vrrp agent`: watches VirtualIPs and this node, runs the instances that apply to the
+//! node, and writes status back. The data plane never waits for the API server: the instances run
+//! from the last known configuration (in memory, or from the local cache after a restart) while
+//! the API is away, and status catches up when it returns.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Node, Secret};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{Notify, watch};
+
+use super::status::{self as k8s_status, StatusWriter};
+use super::view::{self, ClusterView, ViewedVip};
+use crate::agent::dataplane::{DataPlane, RunError, desired};
+use crate::spec::VirtualIP;
+
+/// Options of `kube-vrrp agent`.
+#[derive(Clone, Debug)]
+pub struct AgentOptions {
+    /// This node's name.
+    pub node_name: String,
+    /// The agent's namespace, where `secretRef`s are looked up.
+    pub namespace: String,
+    /// Where to serve /metrics, /healthz, /readyz, /status.
+    pub http_addr: SocketAddr,
+    /// Directory of the configuration cache.
+    pub cache_dir: PathBuf,
+}
+
+/// Shared between the watchers and the reconcile loop.
+#[derive(Default)]
+struct Shared {
+    view: ClusterView,
+    /// The VirtualIP list has been read from the API server at least once.
+    synced: bool,
+    /// VirtualIPs deleted since the last reconcile.
+    deleted: Vec<String>,
+}
+
+/// Run until SIGTERM/SIGINT.
+pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
+    let DataPlane {
+        netlink,
+        mut supervisor,
+        status,
+        ready,
+        metrics,
+    } = DataPlane::start(opts.http_addr).await?;
+    let client = Client::try_default().await.map_err(|e| {
+        RunError::Setup(format!("Kubernetes client (in-cluster or KUBECONFIG): {e}"))
+    })?;
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let notify = Arc::new(Notify::new());
+
+    // Principle 1: start from the cached configuration while the API server is not answering.
+    if let Some(cached) = view::load_cache(&opts.cache_dir) {
+        tracing::info!(
+            virtual_ips = cached.virtual_ips.len(),
+            "starting from the configuration cache"
+        );
+        let file = cached.as_config();
+        supervisor
+            .apply(
+                &desired(&netlink, &opts.node_name, &cached.node_labels, &file).await,
+                &[],
+            )
+            .await;
+        lock(&shared).view = cached;
+    }
+    ready.store(true, Ordering::Relaxed);
+
+    tokio::spawn(watch_virtual_ips(
+        Api::all(client.clone()),
+        shared.clone(),
+        notify.clone(),
+    ));
+    tokio::spawn(watch_node(
+        Api::all(client.clone()),
+        opts.node_name.clone(),
+        shared.clone(),
+        notify.clone(),
+    ));
+    let (objects_tx, objects_rx) = watch::channel(BTreeMap::new());
+    let writer = StatusWriter::new(
+        client.clone(),
+        &opts.node_name,
+        status.clone(),
+        metrics.api_writes.clone(),
+    );
+    tokio::spawn(k8s_status::run(writer, objects_rx, Duration::from_secs(2)));
+
+    let secrets: Api<Secret> = Api::namespaced(client, &opts.namespace);
+    let mut term = signal(SignalKind::terminate()).map_err(|e| RunError::Setup(e.to_string()))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| RunError::Setup(e.to_string()))?;
+    // Secrets are read with GET (no watch, least privilege); re-read now and then.
+    let mut secret_refresh = tokio::time::interval(Duration::from_secs(300));
+    let mut saved: Option<ClusterView> = None;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = notify.notified() => {}
+            _ = secret_refresh.tick() => {}
+        }
+        // Let a burst of events (a rapid series of edits) settle into one reconcile.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (mut snapshot, deleted) = {
+            let mut s = lock(&shared);
+            if !s.synced && saved.is_none() && s.view.virtual_ips.is_empty() {
+                continue;
+            }
+            (s.view.clone(), std::mem::take(&mut s.deleted))
+        };
+        refresh_secrets(&secrets, &mut snapshot).await;
+        lock(&shared).view.secrets = snapshot.secrets.clone();
+        let objects: BTreeMap<_, _> = snapshot
+            .virtual_ips
+            .iter()
+            .map(|(n, v)| (n.clone(), (v.generation, v.uid.clone())))
+            .collect();
+        objects_tx.send_if_modified(|o| {
+            let changed = *o != objects;
+            *o = objects;
+            changed
+        });
+        let file = snapshot.as_config();
+        let want = desired(&netlink, &opts.node_name, &snapshot.node_labels, &file).await;
+        supervisor.apply(&want, &deleted).await;
+        if lock(&shared).synced && saved.as_ref() != Some(&snapshot) {
+            if let Err(e) = view::save_cache(&opts.cache_dir, &snapshot) {
+                tracing::warn!(error = %e, dir = %opts.cache_dir.display(), "cannot write the configuration cache");
+            }
+            saved = Some(snapshot);
+        }
+    }
+    tracing::info!("shutting down: handing over");
+    supervisor.shutdown().await;
+    // Give the status writer a moment to report the stop; the data plane is already done.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Read the Secrets the VirtualIPs reference; keep the last known value when the API fails.
+async fn refresh_secrets(api: &Api<Secret>, view: &mut ClusterView) {
+    let names: std::collections::BTreeSet<String> = view
+        .virtual_ips
+        .values()
+        .filter_map(|v| {
+            v.spec
+                .authentication
+                .as_ref()
+                .map(|a| a.secret_ref.name.clone())
+        })
+        .collect();
+    view.secrets.retain(|name, _| names.contains(name));
+    for name in names {
+        match api.get(&name).await {
+            Ok(secret) => {
+                let mut values = BTreeMap::new();
+                for (k, v) in secret.data.unwrap_or_default() {
+                    values.insert(k, String::from_utf8_lossy(&v.0).into_owned());
+                }
+                for (k, v) in secret.string_data.unwrap_or_default() {
+                    values.insert(k, v);
+                }
+                view.secrets.insert(name, values);
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 => {
+                view.secrets.remove(&name);
+            }
+            Err(e) => {
+                tracing::debug!(secret = %name, error = %e, "cannot read Secret; keeping the last known value")
+            }
+        }
+    }
+}
+
+fn viewed(vip: &VirtualIP) -> Option<(String, ViewedVip)> {
+    let name = vip.metadata.name.clone()?;
+    Some((
+        name,
+        ViewedVip {
+            spec: vip.spec.clone(),
+            generation: vip.metadata.generation,
+            uid: vip.metadata.uid.clone(),
+        },
+    ))
+}
+
+/// Keep the view's VirtualIPs in step with the API server (relisting after outages).
+async fn watch_virtual_ips(api: Api<VirtualIP>, shared: Arc<Mutex<Shared>>, notify: Arc<Notify>) {
+    let mut stream = watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let mut relist: Option<BTreeMap<String, ViewedVip>> = None;
+    while let Some(event) = stream.next().await {
+        let event = match event {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::debug!(error = %e, "VirtualIP watch failed; retrying");
+                continue;
+            }
+        };
+        let mut s = lock(&shared);
+        match event {
+            Event::Apply(vip) => {
+                if let Some((name, v)) = viewed(&vip) {
+                    if s.view.virtual_ips.get(&name) == Some(&v) {
+                        continue; // a status write by some node: nothing for us
+                    }
+                    s.view.virtual_ips.insert(name, v);
+                }
+            }
+            Event::Delete(vip) => {
+                if let Some(name) = vip.metadata.name.clone() {
+                    s.view.virtual_ips.remove(&name);
+                    s.deleted.push(name);
+                }
+            }
+            Event::Init => {
+                relist = Some(BTreeMap::new());
+                continue;
+            }
+            Event::InitApply(vip) => {
+                if let (Some(list), Some((name, v))) = (relist.as_mut(), viewed(&vip)) {
+                    list.insert(name, v);
+                }
+                continue;
+            }
+            Event::InitDone => {
+                let list = relist.take().unwrap_or_default();
+                let gone: Vec<String> = s
+                    .view
+                    .virtual_ips
+                    .keys()
+                    .filter(|n| !list.contains_key(*n))
+                    .cloned()
+                    .collect();
+                s.deleted.extend(gone);
+                let unchanged = s.synced && s.view.virtual_ips == list;
+                s.view.virtual_ips = list;
+                s.synced = true;
+                if unchanged {
+                    continue;
+                }
+            }
+        }
+        drop(s);
+        notify.notify_one();
+    }
+}
+
+/// Keep this node's labels in the view.
+async fn watch_node(api: Api<Node>, node: String, shared: Arc<Mutex<Shared>>, notify: Arc<Notify>) {
+    let config = watcher::Config::default().fields(&format!("metadata.name={node}"));
+    let mut stream = watcher::watcher(api, config)
+        .default_backoff()
+        .applied_objects()
+        .boxed();
+    while let Some(event) = stream.next().await {
+        let Ok(n) = event else { continue };
+        let labels: BTreeMap<String, String> = n.metadata.labels.unwrap_or_default();
+        let mut s = lock(&shared);
+        if s.view.node_labels != labels {
+            s.view.node_labels = labels;
+            drop(s);
+            notify.notify_one();
+        }
+    }
+}

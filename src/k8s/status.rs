@@ -1,0 +1,258 @@
+//! Writes each node's view back to the VirtualIP status with server-side apply (one field
+//! manager per node, so each node owns exactly its own `status.nodes` entry), and records an
+//! Event per transition. Writes happen on changes only: a steady state makes no API writes.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Api, Client};
+use serde_json::json;
+
+use crate::agent::status::rfc3339;
+use crate::agent::{InstanceStatus, StatusStore};
+use crate::spec::{Condition, NodeStatus, VirtualIP};
+
+/// name -> (generation, uid) of each VirtualIP, as last seen.
+pub type Objects = BTreeMap<String, (Option<i64>, Option<String>)>;
+
+/// What was last written for one VirtualIP.
+type Written = (
+    (String, String, u8, Option<String>, Option<String>),
+    Option<i64>,
+);
+
+/// The status writer of one node.
+pub struct StatusWriter {
+    api: Api<VirtualIP>,
+    recorder: Recorder,
+    node: String,
+    store: StatusStore,
+    written: BTreeMap<String, Written>,
+    /// name -> (generation, uid) of the VirtualIPs as last seen.
+    pub objects: Objects,
+    /// Counts API writes (`kube_vrrp_api_writes_total`).
+    writes: prometheus::IntCounter,
+}
+
+impl StatusWriter {
+    /// A writer for `node`.
+    pub fn new(
+        client: Client,
+        node: &str,
+        store: StatusStore,
+        writes: prometheus::IntCounter,
+    ) -> StatusWriter {
+        let reporter = Reporter {
+            controller: "kube-vrrp".into(),
+            instance: Some(node.to_string()),
+        };
+        StatusWriter {
+            api: Api::all(client.clone()),
+            recorder: Recorder::new(client, reporter),
+            node: node.to_string(),
+            store,
+            written: BTreeMap::new(),
+            objects: BTreeMap::new(),
+            writes,
+        }
+    }
+
+    fn manager(&self) -> String {
+        format!("kube-vrrp-{}", self.node)
+    }
+
+    /// Write what changed since the last successful write. Returns false if something failed
+    /// (the API server is down, say): call again later; nothing is lost.
+    pub async fn flush(&mut self) -> bool {
+        let mut ok = true;
+        let now: BTreeMap<String, InstanceStatus> = self
+            .store
+            .snapshot()
+            .into_iter()
+            .map(|i| (i.name.clone(), i))
+            .collect();
+        for (name, inst) in &now {
+            let generation = self.objects.get(name).and_then(|o| o.0);
+            let key = (inst.reportable(), generation);
+            if self.written.get(name) == Some(&key) {
+                continue;
+            }
+            let previous = self.written.get(name).cloned();
+            match self.apply(name, Some(inst)).await {
+                Ok(()) => {
+                    self.written.insert(name.clone(), key);
+                    let previous_state = previous.map(|p| p.0.0);
+                    if previous_state.as_ref() != Some(&inst.state) {
+                        self.event(name, inst, previous_state).await;
+                    }
+                }
+                Err(e) => {
+                    ok = false;
+                    tracing::debug!(vip = %name, error = %e, "status write failed; will retry");
+                }
+            }
+        }
+        let gone: Vec<String> = self
+            .written
+            .keys()
+            .filter(|n| !now.contains_key(*n))
+            .cloned()
+            .collect();
+        for name in gone {
+            match self.apply(&name, None).await {
+                Ok(()) => {
+                    self.written.remove(&name);
+                }
+                // The VirtualIP itself is gone: nothing to clean.
+                Err(kube::Error::Api(e)) if e.code == 404 => {
+                    self.written.remove(&name);
+                }
+                Err(_) => ok = false,
+            }
+        }
+        ok
+    }
+
+    /// Apply this node's part of the status (or withdraw it with `None`).
+    async fn apply(
+        &mut self,
+        name: &str,
+        inst: Option<&InstanceStatus>,
+    ) -> Result<(), kube::Error> {
+        let status = match inst {
+            None => json!({}),
+            Some(i) => {
+                let mut s = json!({ "nodes": [node_status(&self.node, i)] });
+                if let Some((Some(generation), _)) = self.objects.get(name) {
+                    s["observedGeneration"] = json!(generation);
+                }
+                let mut conditions = Vec::new();
+                if i.state == "Master" {
+                    s["master"] = json!(self.node);
+                    s["masterPriority"] = json!(i.priority);
+                    conditions.push(condition(
+                        "Ready",
+                        "True",
+                        "MasterElected",
+                        &format!("{} holds {}", self.node, i.addresses.join(", ")),
+                    ));
+                }
+                if let Some(err) = &i.error {
+                    let (kind, reason) = if err.contains("already used") {
+                        ("Conflict", "VridInUse")
+                    } else {
+                        ("Invalid", "CannotRun")
+                    };
+                    conditions.push(condition(
+                        kind,
+                        "True",
+                        reason,
+                        &format!("{}: {err}", self.node),
+                    ));
+                }
+                if !conditions.is_empty() {
+                    s["conditions"] = json!(conditions);
+                }
+                s
+            }
+        };
+        let patch = json!({
+            "apiVersion": "kubevrrp.io/v1alpha1",
+            "kind": "VirtualIP",
+            "metadata": { "name": name },
+            "status": status,
+        });
+        let params = PatchParams::apply(&self.manager()).force();
+        self.writes.inc();
+        self.api
+            .patch_status(name, &params, &Patch::Apply(&patch))
+            .await
+            .map(|_| ())
+    }
+
+    async fn event(&mut self, name: &str, inst: &InstanceStatus, from: Option<String>) {
+        let uid = self.objects.get(name).and_then(|o| o.1.clone());
+        let reference = ObjectReference {
+            api_version: Some("kubevrrp.io/v1alpha1".into()),
+            kind: Some("VirtualIP".into()),
+            name: Some(name.to_string()),
+            uid,
+            ..Default::default()
+        };
+        let warning = matches!(inst.state.as_str(), "Fault" | "Error");
+        let note = match (&from, &inst.error) {
+            (_, Some(e)) => format!("{}: cannot run: {e}", self.node),
+            (Some(f), None) => format!(
+                "{}: {f} -> {} ({}), priority {}",
+                self.node, inst.state, inst.reason, inst.priority
+            ),
+            (None, None) => format!(
+                "{}: {} ({}), priority {}",
+                self.node, inst.state, inst.reason, inst.priority
+            ),
+        };
+        let event = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: if inst.reason.is_empty() {
+                inst.state.clone()
+            } else {
+                inst.reason.clone()
+            },
+            note: Some(note),
+            action: format!("Become{}", inst.state),
+            secondary: None,
+        };
+        self.writes.inc();
+        if let Err(e) = self.recorder.publish(&event, &reference).await {
+            tracing::debug!(vip = %name, error = %e, "event not recorded");
+        }
+    }
+}
+
+fn node_status(node: &str, i: &InstanceStatus) -> NodeStatus {
+    NodeStatus {
+        node: node.to_string(),
+        state: i.state.clone(),
+        priority: i.priority,
+        since: Some(i.since.clone()),
+        reason: (!i.reason.is_empty()).then(|| i.reason.clone()),
+        message: i.error.clone(),
+    }
+}
+
+fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Condition {
+    Condition {
+        kind: kind.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message: message.into(),
+        last_transition_time: Some(rfc3339(SystemTime::now())),
+    }
+}
+
+/// Run the writer: flush on every reportable change, retry failures every `retry`.
+pub async fn run(
+    mut writer: StatusWriter,
+    objects: tokio::sync::watch::Receiver<Objects>,
+    retry: Duration,
+) {
+    let mut changes = writer.store.subscribe();
+    let mut objects = objects;
+    loop {
+        writer.objects = objects.borrow_and_update().clone();
+        let ok = writer.flush().await;
+        let wait = if ok { Duration::from_secs(3600) } else { retry };
+        tokio::select! {
+            r = changes.changed() => if r.is_err() { return },
+            r = objects.changed() => if r.is_err() { return },
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}

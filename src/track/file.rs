@@ -1,0 +1,106 @@
+//! The file tracker (keepalived's `vrrp_track_file`): the file holds an integer that, times the
+//! weight, adjusts the priority (weight 0: any non-zero value is a Fault; a product of -254 or
+//! less is a Fault). A missing or empty file counts as 0, as in keepalived. Content that is not
+//! one decimal integer, or a file that cannot be read, is a failed check with the reason in the
+//! status and log (keepalived silently reads such content as 0).
+//!
+//! The file is re-read every [`POLL`] rather than watched with inotify: no extra dependency,
+//! nothing to re-arm when the file is replaced by a rename, and a change is seen within a
+//! second.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+
+use super::{Observation, Reading};
+
+/// How often the file is read.
+pub const POLL: Duration = Duration::from_secs(1);
+
+/// keepalived reads at most 127 bytes; a value needs far fewer.
+const MAX_LEN: u64 = 128;
+
+/// Interpret the content of a tracked file.
+pub fn parse(content: &[u8]) -> Observation {
+    let Ok(text) = std::str::from_utf8(content) else {
+        return Observation::new(Reading::Fail, "not an integer: not UTF-8 text".into());
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return Observation::new(Reading::Value(0), "empty (counts as 0)".into());
+    }
+    match text.parse::<i64>() {
+        Ok(v) => Observation::new(Reading::Value(v), format!("value {v}")),
+        Err(_) => {
+            let shown: String = text.chars().take(32).collect();
+            Observation::new(Reading::Fail, format!("not an integer: {shown:?}"))
+        }
+    }
+}
+
+/// Read the file once.
+pub fn check(path: &Path) -> Observation {
+    let mut content = Vec::new();
+    let read = std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_LEN).read_to_end(&mut content).map(|_| ()));
+    match read {
+        Ok(()) => parse(&content),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Observation::new(Reading::Value(0), "missing (counts as 0)".into())
+        }
+        Err(e) => Observation::new(Reading::Fail, format!("unreadable: {e}")),
+    }
+}
+
+/// Read every [`POLL`] (the first read after one period: the caller made the initial one),
+/// sending each result until the receiver goes away.
+pub async fn run(path: String, index: usize, tx: mpsc::Sender<(usize, Observation)>) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + POLL, POLL);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if tx.send((index, check(Path::new(&path)))).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_integers_and_refuses_the_rest() {
+        let r = |s: &[u8]| parse(s).reading;
+        assert_eq!(r(b"7\n"), Reading::Value(7));
+        assert_eq!(r(b"  -12  "), Reading::Value(-12));
+        assert_eq!(r(b"+3"), Reading::Value(3));
+        assert_eq!(r(b""), Reading::Value(0));
+        assert_eq!(r(b"\n"), Reading::Value(0));
+        assert_eq!(r(b"abc"), Reading::Fail);
+        assert_eq!(r(b"7 8"), Reading::Fail);
+        assert_eq!(r(b"1.5"), Reading::Fail);
+        assert_eq!(r(b"\xff\xfe"), Reading::Fail);
+        assert_eq!(parse(b"abc").detail, "not an integer: \"abc\"");
+        assert_eq!(parse(b"42").detail, "value 42");
+    }
+
+    #[test]
+    fn missing_counts_as_zero_and_unreadable_fails() {
+        let dir = std::env::temp_dir().join(format!("kvtrack-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let o = check(&dir.join("absent"));
+        assert_eq!(o.reading, Reading::Value(0));
+        assert!(o.detail.contains("missing"), "{o:?}");
+        std::fs::write(dir.join("v"), "5\n").unwrap();
+        assert_eq!(check(&dir.join("v")).reading, Reading::Value(5));
+        // A directory cannot be read as a file.
+        let o = check(&dir);
+        assert_eq!(o.reading, Reading::Fail);
+        assert!(o.detail.starts_with("unreadable"), "{o:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -16,11 +16,19 @@ const B: &str = "tests/data/keepalived/e2e-b.conf";
 /// Who holds the VIP: after the election, after node1's link goes down, after it returns.
 fn scenario(bed: &Bed) -> Vec<Vec<String>> {
     let mut seen = Vec::new();
-    assert!(wait_until(Duration::from_secs(10), Duration::from_millis(50), || bed.holders(VIP4).len() == 1));
+    assert!(wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || bed.holders(VIP4).len() == 1
+    ));
     std::thread::sleep(Duration::from_secs(2));
     seen.push(bed.holders(VIP4));
     bed.set_link(&bed.nodes[0], false);
-    assert!(wait_until(Duration::from_secs(8), Duration::from_millis(50), || bed.holders(VIP4) == vec!["node2".to_string()]));
+    assert!(wait_until(
+        Duration::from_secs(8),
+        Duration::from_millis(50),
+        || bed.holders(VIP4) == vec!["node2".to_string()]
+    ));
     seen.push(bed.holders(VIP4));
     bed.set_link(&bed.nodes[0], true);
     // Well past a Master_Down_Interval: a preempting node1 would have taken over by now.
@@ -39,18 +47,40 @@ fn converted_two_host_setup_behaves_like_keepalived() {
         scenario(&bed)
     };
     let out = Command::new(binary())
-        .args(["convert", "--strict", "--node", &format!("node1={A}"), "--node", &format!("node2={B}")])
+        .args([
+            "convert",
+            "--strict",
+            "--node",
+            &format!("node1={A}"),
+            "--node",
+            &format!("node2={B}"),
+        ])
         .output()
         .expect("run kube-vrrp convert");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let yaml = String::from_utf8_lossy(&out.stdout).into_owned();
     let kube_vrrp = {
         let bed = Bed::new(2);
         let cfg = bed.write("converted.yaml", &yaml);
-        let _agents: Vec<Proc> = bed.nodes.iter().map(|n| start_agent(&bed, n, &cfg)).collect();
+        let _agents: Vec<Proc> = bed
+            .nodes
+            .iter()
+            .map(|n| start_agent(&bed, n, &cfg))
+            .collect();
         scenario(&bed)
     };
-    let expected = vec![vec!["node1".to_string()], vec!["node2".to_string()], vec!["node2".to_string()]];
+    let expected = vec![
+        vec!["node1".to_string()],
+        vec!["node2".to_string()],
+        vec!["node2".to_string()],
+    ];
     assert_eq!(keepalived, expected, "keepalived's own behaviour");
-    assert_eq!(kube_vrrp, keepalived, "the conversion behaves like the original:\n{yaml}");
+    assert_eq!(
+        kube_vrrp, keepalived,
+        "the conversion behaves like the original:\n{yaml}"
+    );
 }

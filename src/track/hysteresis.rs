@@ -58,7 +58,7 @@ impl Hysteresis {
     pub fn new(rise: u32, fall: u32) -> Hysteresis {
         Hysteresis {
             rise: rise.max(1),
-            fall: 1,
+            fall: fall.max(1),
             health: Health::Pending,
             streak: 0,
         }

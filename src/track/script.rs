@@ -138,7 +138,7 @@ impl GroupGuard {
             // SAFETY: kill(2) takes plain integers and has no memory effects. The leader is
             // not reaped yet, so its PID (the group's id) cannot have been reused.
             unsafe {
-                libc::kill(pgid, libc::SIGKILL);
+                libc::kill(-pgid, libc::SIGKILL);
             }
         }
     }

@@ -86,6 +86,8 @@ impl TrackerSet {
             tasks: Vec::new(),
         };
         if trackers.is_empty() {
+            // A restarted instance may have had trackers before.
+            env.status.update(vip, |s| s.trackers.clear());
             return Ok((set, Contribution::default()));
         }
         let mut agg = Aggregator::new(vip, trackers, env.metrics.clone(), env.status.clone());

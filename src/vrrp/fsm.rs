@@ -268,6 +268,10 @@ impl Instance {
         if src == self.cfg.primary {
             return Err(Discard::OwnPacket);
         }
+        // No router sends from a virtual address: a packet claiming one is spoofed or looped.
+        if self.cfg.addresses.contains(&src) {
+            return Err(Discard::BadSource);
+        }
         let accepted = advert.validate(&Expectation {
             version: self.cfg.version,
             auth: &self.cfg.auth,

@@ -117,7 +117,8 @@ pub enum Discard {
     OwnPacket,
     /// Unicast mode: the sender is not one of the configured peers.
     NotFromPeer,
-    /// A priority-0 or malformed source (e.g. a VIP or unspecified address as sender).
+    /// A source no router can have: one of the virtual addresses, unspecified, multicast,
+    /// broadcast or loopback.
     BadSource,
 }
 

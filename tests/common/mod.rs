@@ -3,5 +3,6 @@
 
 pub mod agents;
 pub mod bed;
+pub mod inject;
 pub mod k8s;
 pub mod pcap;

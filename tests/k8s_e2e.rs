@@ -436,3 +436,69 @@ fn metric(bed: &Bed, node: &Host, name: &str) -> u64 {
         .map(|v| v as u64)
         .unwrap_or_else(|| panic!("no {name} in /metrics of {}", node.name))
 }
+
+#[test]
+fn a_pods_tracker_moves_the_vip_with_its_pod() {
+    let c = cluster(2);
+    c.api.kubectl_ok(&c.bed, &["create", "namespace", "web"]);
+    let pod = |name: &str, node: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: web, labels: {{app: web}}}}\nspec:\n  nodeName: {node}\n  containers: [{{name: web, image: example.invalid/web}}]\n"
+        )
+    };
+    let ready = |name: &str, status: &str| {
+        let patch = format!(
+            "{{\"status\":{{\"conditions\":[{{\"type\":\"Ready\",\"status\":\"{status}\"}}]}}}}"
+        );
+        c.api.kubectl_ok(
+            &c.bed,
+            &[
+                "patch",
+                "pod",
+                name,
+                "-n",
+                "web",
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                &patch,
+            ],
+        );
+    };
+    // The backend runs on node2 only; node1 has the higher base priority.
+    assert!(c.api.apply(&c.bed, &pod("web-a", "node2")).status.success());
+    ready("web-a", "True");
+    let tracker = "  trackers:\n    - {name: backend, weight: 100, pods: {namespace: web, selector: {matchLabels: {app: web}}}}\n";
+    assert!(
+        c.api
+            .apply(
+                &c.bed,
+                &vip_yaml(
+                    "web",
+                    51,
+                    &format!("{VIP4}/32"),
+                    &[("node1", 150), ("node2", 100)],
+                    tracker
+                )
+            )
+            .status
+            .success()
+    );
+    assert!(
+        wait_holder(&c.bed, VIP4, "node2", Duration::from_secs(15)),
+        "the VIP follows the ready pod:\n{}",
+        c.logs()
+    );
+    // The pod becomes ready on node1 instead: the VIP follows it.
+    assert!(c.api.apply(&c.bed, &pod("web-b", "node1")).status.success());
+    ready("web-b", "True");
+    ready("web-a", "False");
+    assert!(
+        wait_holder(&c.bed, VIP4, "node1", Duration::from_secs(10)),
+        "{}",
+        c.logs()
+    );
+    assert!(c.wait_status_master("web", "node1", Duration::from_secs(10)));
+    let trackers = &instance(&c.bed, &c.bed.nodes[0], "web")["trackers"];
+    assert_eq!(trackers[0]["up"], true, "{trackers}");
+}

@@ -41,6 +41,7 @@ pub struct Supervisor {
     running: BTreeMap<String, Running>,
     listeners: HashMap<(String, bool), Listener>,
     frames: HashMap<u32, Arc<FrameSender>>,
+    pods: Option<tokio::sync::watch::Receiver<crate::track::pods::PodsView>>,
 }
 
 impl Supervisor {
@@ -60,6 +61,7 @@ impl Supervisor {
             running: BTreeMap::new(),
             listeners: HashMap::new(),
             frames: HashMap::new(),
+            pods: None,
         }
     }
 
@@ -104,6 +106,11 @@ impl Supervisor {
         self.listeners.retain(|_, l| !l.is_unused());
     }
 
+    /// Make the node's pods available to pods trackers (the Kubernetes agent does this).
+    pub fn set_pods(&mut self, pods: tokio::sync::watch::Receiver<crate::track::pods::PodsView>) {
+        self.pods = Some(pods);
+    }
+
     fn report_error(&self, name: &str, error: &str) {
         self.status.update(name, |s| {
             s.state = "Error".into();
@@ -113,7 +120,8 @@ impl Supervisor {
     }
 
     async fn start(&mut self, cfg: RouterConfig) -> Result<(), String> {
-        track::set::check_supported(&cfg.trackers).map_err(|e| e.to_string())?;
+        track::set::check_supported(&cfg.trackers, self.pods.is_some())
+            .map_err(|e| e.to_string())?;
         let link = self
             .netlink
             .link_by_name(&cfg.interface)
@@ -170,6 +178,7 @@ impl Supervisor {
             links: self.links.clone(),
             metrics: self.metrics.clone(),
             status: self.status.clone(),
+            pods: self.pods.clone(),
         };
         // Kinds were checked above, so this cannot fail; should it, undo the route.
         let (trackers, initial) =

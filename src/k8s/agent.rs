@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, Secret};
+use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
@@ -22,6 +22,7 @@ use super::status::{self as k8s_status, StatusWriter};
 use super::view::{self, ClusterView, ViewedVip};
 use crate::agent::dataplane::{DataPlane, RunError, desired};
 use crate::spec::VirtualIP;
+use crate::track::pods::{PodFacts, PodsView};
 
 /// Options of `kube-vrrp agent`.
 #[derive(Clone, Debug)]
@@ -61,6 +62,11 @@ pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
     let shared = Arc::new(Mutex::new(Shared::default()));
     let notify = Arc::new(Notify::new());
 
+    // Pods are watched only once a VirtualIP has a pods tracker: without one, the agent needs
+    // no access to pods at all (the chart grants it only when pod trackers are enabled).
+    let (pods_tx, pods_rx) = watch::channel(PodsView::new());
+    supervisor.set_pods(pods_rx);
+
     // Principle 1: start from the cached configuration while the API server is not answering.
     if let Some(cached) = view::load_cache(&opts.cache_dir) {
         tracing::info!(
@@ -98,6 +104,8 @@ pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
     );
     tokio::spawn(k8s_status::run(writer, objects_rx, Duration::from_secs(2)));
 
+    let mut pods_watch: Option<tokio::task::JoinHandle<()>> = None;
+    let pods_api: Api<Pod> = Api::all(client.clone());
     let secrets: Api<Secret> = Api::namespaced(client, &opts.namespace);
     let mut term = signal(SignalKind::terminate()).map_err(|e| RunError::Setup(e.to_string()))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| RunError::Setup(e.to_string()))?;
@@ -132,6 +140,17 @@ pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
             *o = objects;
             changed
         });
+        let wants_pods = snapshot
+            .virtual_ips
+            .values()
+            .any(|v| v.spec.trackers.iter().any(|t| t.pods.is_some()));
+        if wants_pods && pods_watch.is_none() {
+            pods_watch = Some(tokio::spawn(watch_pods(
+                pods_api.clone(),
+                opts.node_name.clone(),
+                pods_tx.clone(),
+            )));
+        }
         let file = snapshot.as_config();
         let want = desired(&netlink, &opts.node_name, &snapshot.node_labels, &file).await;
         supervisor.apply(&want, &deleted).await;
@@ -281,4 +300,59 @@ async fn watch_node(api: Api<Node>, node: String, shared: Arc<Mutex<Shared>>, no
             notify.notify_one();
         }
     }
+}
+
+/// Keep the pods on this node (for pods trackers).
+async fn watch_pods(api: Api<Pod>, node: String, tx: watch::Sender<PodsView>) {
+    let config = watcher::Config::default().fields(&format!("spec.nodeName={node}"));
+    let mut stream = watcher::watcher(api, config).default_backoff().boxed();
+    let mut pods = PodsView::new();
+    let mut relist: Option<PodsView> = None;
+    while let Some(event) = stream.next().await {
+        let Ok(event) = event else { continue };
+        match event {
+            Event::Apply(p) => {
+                if let Some((key, facts)) = pod_facts(&p) {
+                    pods.insert(key, facts);
+                }
+            }
+            Event::Delete(p) => {
+                if let Some((key, _)) = pod_facts(&p) {
+                    pods.remove(&key);
+                }
+            }
+            Event::Init => {
+                relist = Some(PodsView::new());
+                continue;
+            }
+            Event::InitApply(p) => {
+                if let (Some(list), Some((key, facts))) = (relist.as_mut(), pod_facts(&p)) {
+                    list.insert(key, facts);
+                }
+                continue;
+            }
+            Event::InitDone => pods = relist.take().unwrap_or_default(),
+        }
+        tx.send_if_modified(|v| {
+            let changed = *v != pods;
+            v.clone_from(&pods);
+            changed
+        });
+    }
+}
+
+fn pod_facts(p: &Pod) -> Option<(String, PodFacts)> {
+    let namespace = p.metadata.namespace.clone()?;
+    let name = p.metadata.name.clone()?;
+    let ready = p.metadata.deletion_timestamp.is_none()
+        && p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    let facts = PodFacts {
+        namespace: namespace.clone(),
+        labels: p.metadata.labels.clone().unwrap_or_default(),
+        ready,
+    };
+    Some((format!("{namespace}/{name}"), facts))
 }

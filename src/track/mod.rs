@@ -11,6 +11,7 @@
 pub mod file;
 pub mod hysteresis;
 pub mod interface;
+pub mod pods;
 pub mod process;
 pub mod script;
 pub mod set;

@@ -32,6 +32,8 @@ pub struct TrackerEnv {
     pub metrics: Metrics,
     /// Tracker status on `/status`.
     pub status: StatusStore,
+    /// The node's pods, when the agent runs in Kubernetes (pods trackers need it).
+    pub pods: Option<tokio::sync::watch::Receiver<super::pods::PodsView>>,
 }
 
 /// Why an instance's trackers cannot run here.
@@ -49,8 +51,11 @@ pub enum TrackError {
     },
 }
 
-/// Refuse tracker kinds this agent cannot run (today: pods).
-pub fn check_supported(trackers: &[Tracker]) -> Result<(), TrackError> {
+/// Refuse tracker kinds this agent cannot run: pods without Kubernetes.
+pub fn check_supported(trackers: &[Tracker], pods_available: bool) -> Result<(), TrackError> {
+    if pods_available {
+        return Ok(());
+    }
     match trackers.iter().position(|t| t.pods.is_some()) {
         Some(index) => Err(TrackError::PodsUnavailable {
             index,
@@ -78,7 +83,7 @@ impl TrackerSet {
         env: &TrackerEnv,
         driver: mpsc::Sender<Command>,
     ) -> Result<(TrackerSet, Contribution), TrackError> {
-        check_supported(trackers)?;
+        check_supported(trackers, env.pods.is_some())?;
         let mut set = TrackerSet {
             vip: vip.to_string(),
             names: trackers.iter().map(|t| t.name.clone()).collect(),
@@ -112,8 +117,11 @@ impl TrackerSet {
                     i,
                     tx.clone(),
                 ))
+            } else if let (Some(p), Some(view)) = (&t.pods, &env.pods) {
+                agg.apply(i, super::pods::reading(p, &view.borrow()));
+                tokio::spawn(super::pods::run(p.clone(), view.clone(), i, tx.clone()))
             } else {
-                continue; // pods: refused above
+                continue; // pods without Kubernetes: refused above
             };
             set.tasks.push(task);
         }
@@ -389,7 +397,7 @@ mod tests {
         let mut f = tracker("app");
         f.file = Some(FileTracker { path: "/x".into() });
         assert!(check_supported(&[f.clone()]).is_ok());
-        let e = check_supported(&[f, pods]).unwrap_err().to_string();
+        let e = check_supported(&[f, pods], false).unwrap_err().to_string();
         assert!(
             e.contains("spec.trackers[1] (backend)") && e.contains("standalone"),
             "{e}"

@@ -230,7 +230,7 @@ spec:
             (probe.interval(), probe.timeout()),
             (Duration::from_secs(5), Duration::from_secs(5))
         );
-        assert!(super::set::check_supported(t).is_ok());
+        assert!(super::set::check_supported(t, false).is_ok());
     }
 
     #[test]

@@ -396,7 +396,7 @@ mod tests {
         });
         let mut f = tracker("app");
         f.file = Some(FileTracker { path: "/x".into() });
-        assert!(check_supported(&[f.clone()]).is_ok());
+        assert!(check_supported(&[f.clone()], false).is_ok());
         let e = check_supported(&[f, pods], false).unwrap_err().to_string();
         assert!(
             e.contains("spec.trackers[1] (backend)") && e.contains("standalone"),

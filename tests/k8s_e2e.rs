@@ -15,40 +15,6 @@ fn vip_yaml(name: &str, vrid: u8, address: &str, priorities: &[(&str, u8)], extr
 
 const PRIOS: &[(&str, u8)] = &[("node1", 150), ("node2", 100), ("node3", 50)];
 
-struct Cluster {
-    bed: Bed,
-    api: ApiServer,
-    agents: Vec<Proc>,
-}
-
-fn cluster(nodes: usize) -> Cluster {
-    let mut bed = Bed::new(nodes);
-    let api = ApiServer::start(&mut bed);
-    api.install_crd(&bed);
-    let agents = bed
-        .nodes
-        .iter()
-        .map(|n| start_k8s_agent(&bed, n, &api.kubeconfig()))
-        .collect();
-    Cluster { bed, api, agents }
-}
-
-impl Cluster {
-    fn logs(&self) -> String {
-        self.agents
-            .iter()
-            .map(|a| a.log_text())
-            .collect::<Vec<_>>()
-            .join("\n---\n")
-    }
-
-    fn wait_status_master(&self, name: &str, node: &str, timeout: Duration) -> bool {
-        wait_until(timeout, Duration::from_millis(100), || {
-            self.api.vip_field(&self.bed, name, ".status.master") == node
-        })
-    }
-}
-
 #[test]
 fn apply_elects_a_master_that_kubectl_shows_and_failover_updates_status() {
     let c = cluster(3);

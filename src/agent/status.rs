@@ -71,16 +71,22 @@ pub struct TrackerStatus {
     pub error: Option<String>,
 }
 
+/// The reportable fields of an instance: state, reason, priority, master, error, since.
+pub type Reportable = (String, String, u8, Option<String>, Option<String>, String);
+
 impl InstanceStatus {
     /// The fields the Kubernetes status and events reflect; counters are left out so that a
     /// steady state writes nothing.
-    pub fn reportable(&self) -> (String, String, u8, Option<String>, Option<String>) {
+    pub fn reportable(&self) -> Reportable {
         (
             self.state.clone(),
             self.reason.clone(),
             self.priority,
             self.master.clone(),
             self.error.clone(),
+            // Every transition is reported, even one back to the state last written: another
+            // node may have changed the shared fields (status.master) in between.
+            self.since.clone(),
         )
     }
 }

@@ -24,6 +24,9 @@ use crate::agent::dataplane::{DataPlane, RunError, desired};
 use crate::spec::VirtualIP;
 use crate::track::pods::{PodFacts, PodsView};
 
+/// Server-side timeout of every watch, in seconds.
+const WATCH_TIMEOUT_SECS: u32 = 60;
+
 /// Options of `kube-vrrp agent`.
 #[derive(Clone, Debug)]
 pub struct AgentOptions {
@@ -56,9 +59,15 @@ pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
         ready,
         metrics,
     } = DataPlane::start(opts.http_addr).await?;
-    let client = Client::try_default().await.map_err(|e| {
+    let mut config = kube::Config::infer().await.map_err(|e| {
         RunError::Setup(format!("Kubernetes client (in-cluster or KUBECONFIG): {e}"))
     })?;
+    // A connection that died silently (the node's network went away and came back) must not
+    // hold a watch for the default five minutes: watches end every WATCH_TIMEOUT and a read
+    // stalls out after a little longer.
+    config.read_timeout = Some(Duration::from_secs(WATCH_TIMEOUT_SECS as u64 + 15));
+    let client = Client::try_from(config.clone())
+        .map_err(|e| RunError::Setup(format!("Kubernetes client: {e}")))?;
     let shared = Arc::new(Mutex::new(Shared::default()));
     let notify = Arc::new(Notify::new());
 
@@ -84,10 +93,12 @@ pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
     }
     ready.store(true, Ordering::Relaxed);
 
+    let (masters_tx, masters_rx) = watch::channel(k8s_status::Masters::new());
     tokio::spawn(watch_virtual_ips(
         Api::all(client.clone()),
         shared.clone(),
         notify.clone(),
+        masters_tx,
     ));
     tokio::spawn(watch_node(
         Api::all(client.clone()),
@@ -96,13 +107,23 @@ pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
         notify.clone(),
     ));
     let (objects_tx, objects_rx) = watch::channel(BTreeMap::new());
+    // Status writes use their own short-timeout connection, rebuilt after any failure.
+    let mut write_config = config;
+    write_config.read_timeout = Some(Duration::from_secs(10));
+    write_config.connect_timeout = Some(Duration::from_secs(5));
     let writer = StatusWriter::new(
-        client.clone(),
+        write_config,
         &opts.node_name,
         status.clone(),
         metrics.api_writes.clone(),
-    );
-    tokio::spawn(k8s_status::run(writer, objects_rx, Duration::from_secs(2)));
+    )
+    .map_err(|e| RunError::Setup(format!("Kubernetes client: {e}")))?;
+    tokio::spawn(k8s_status::run(
+        writer,
+        objects_rx,
+        masters_rx,
+        Duration::from_secs(2),
+    ));
 
     let mut pods_watch: Option<tokio::task::JoinHandle<()>> = None;
     let pods_api: Api<Pod> = Api::all(client.clone());
@@ -221,8 +242,13 @@ fn viewed(vip: &VirtualIP) -> Option<(String, ViewedVip)> {
 }
 
 /// Keep the view's VirtualIPs in step with the API server (relisting after outages).
-async fn watch_virtual_ips(api: Api<VirtualIP>, shared: Arc<Mutex<Shared>>, notify: Arc<Notify>) {
-    let mut stream = watcher::watcher(api, watcher::Config::default())
+async fn watch_virtual_ips(
+    api: Api<VirtualIP>,
+    shared: Arc<Mutex<Shared>>,
+    notify: Arc<Notify>,
+    masters: watch::Sender<k8s_status::Masters>,
+) {
+    let mut stream = watcher::watcher(api, watcher::Config::default().timeout(WATCH_TIMEOUT_SECS))
         .default_backoff()
         .boxed();
     let mut relist: Option<BTreeMap<String, ViewedVip>> = None;
@@ -234,6 +260,20 @@ async fn watch_virtual_ips(api: Api<VirtualIP>, shared: Arc<Mutex<Shared>>, noti
                 continue;
             }
         };
+        match &event {
+            Event::Apply(vip) | Event::InitApply(vip) => {
+                if let Some(name) = vip.metadata.name.clone() {
+                    let master = vip.status.as_ref().and_then(|s| s.master.clone());
+                    masters.send_if_modified(|m| m.insert(name, master.clone()) != Some(master));
+                }
+            }
+            Event::Delete(vip) => {
+                if let Some(name) = &vip.metadata.name {
+                    masters.send_if_modified(|m| m.remove(name).is_some());
+                }
+            }
+            Event::Init | Event::InitDone => {}
+        }
         let mut s = lock(&shared);
         match event {
             Event::Apply(vip) => {
@@ -285,7 +325,9 @@ async fn watch_virtual_ips(api: Api<VirtualIP>, shared: Arc<Mutex<Shared>>, noti
 
 /// Keep this node's labels in the view.
 async fn watch_node(api: Api<Node>, node: String, shared: Arc<Mutex<Shared>>, notify: Arc<Notify>) {
-    let config = watcher::Config::default().fields(&format!("metadata.name={node}"));
+    let config = watcher::Config::default()
+        .timeout(WATCH_TIMEOUT_SECS)
+        .fields(&format!("metadata.name={node}"));
     let mut stream = watcher::watcher(api, config)
         .default_backoff()
         .applied_objects()
@@ -304,7 +346,9 @@ async fn watch_node(api: Api<Node>, node: String, shared: Arc<Mutex<Shared>>, no
 
 /// Keep the pods on this node (for pods trackers).
 async fn watch_pods(api: Api<Pod>, node: String, tx: watch::Sender<PodsView>) {
-    let config = watcher::Config::default().fields(&format!("spec.nodeName={node}"));
+    let config = watcher::Config::default()
+        .timeout(WATCH_TIMEOUT_SECS)
+        .fields(&format!("spec.nodeName={node}"));
     let mut stream = watcher::watcher(api, config).default_backoff().boxed();
     let mut pods = PodsView::new();
     let mut relist: Option<PodsView> = None;

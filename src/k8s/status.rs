@@ -18,14 +18,15 @@ use crate::spec::{Condition, NodeStatus, VirtualIP};
 /// name -> (generation, uid) of each VirtualIP, as last seen.
 pub type Objects = BTreeMap<String, (Option<i64>, Option<String>)>;
 
+/// name -> `status.master` as last seen on the API server.
+pub type Masters = BTreeMap<String, Option<String>>;
+
 /// What was last written for one VirtualIP.
-type Written = (
-    (String, String, u8, Option<String>, Option<String>),
-    Option<i64>,
-);
+type Written = (crate::agent::status::Reportable, Option<i64>);
 
 /// The status writer of one node.
 pub struct StatusWriter {
+    config: kube::Config,
     api: Api<VirtualIP>,
     recorder: Recorder,
     node: String,
@@ -35,28 +36,41 @@ pub struct StatusWriter {
     pub objects: Objects,
     /// Counts API writes (`kube_vrrp_api_writes_total`).
     writes: prometheus::IntCounter,
+    /// `status.master` of each VirtualIP as the watch last saw it.
+    pub masters: Masters,
+    /// When each VirtualIP was last corrected (see [`StatusWriter::flush`]).
+    corrected: BTreeMap<String, std::time::Instant>,
 }
 
 impl StatusWriter {
     /// A writer for `node`.
     pub fn new(
-        client: Client,
+        config: kube::Config,
         node: &str,
         store: StatusStore,
         writes: prometheus::IntCounter,
-    ) -> StatusWriter {
-        let reporter = Reporter {
-            controller: "kube-vrrp".into(),
-            instance: Some(node.to_string()),
-        };
-        StatusWriter {
+    ) -> Result<StatusWriter, kube::Error> {
+        let client = Client::try_from(config.clone())?;
+        Ok(StatusWriter {
             api: Api::all(client.clone()),
-            recorder: Recorder::new(client, reporter),
+            recorder: Recorder::new(client, reporter(node)),
+            config,
             node: node.to_string(),
             store,
             written: BTreeMap::new(),
             objects: BTreeMap::new(),
             writes,
+            masters: Masters::new(),
+            corrected: BTreeMap::new(),
+        })
+    }
+
+    /// Start over with a new connection: after a failure the old one may be dead without
+    /// knowing it (a node whose network went away and came back).
+    fn reconnect(&mut self) {
+        if let Ok(client) = Client::try_from(self.config.clone()) {
+            self.api = Api::all(client.clone());
+            self.recorder = Recorder::new(client, reporter(&self.node));
         }
     }
 
@@ -77,8 +91,23 @@ impl StatusWriter {
         for (name, inst) in &now {
             let generation = self.objects.get(name).and_then(|o| o.0);
             let key = (inst.reportable(), generation);
-            if self.written.get(name) == Some(&key) {
+            // Two nodes can race on `status.master` (a stale "I am master" from the old master
+            // landing after the new one's claim). When what the API server shows disagrees with
+            // our own state, write again: at most every 2 s per VirtualIP, so even a lasting split
+            // brain cannot turn into a write storm, and never in a steady state.
+            let shown = self.masters.get(name).cloned().flatten();
+            let disagrees = self.masters.contains_key(name)
+                && (inst.state == "Master") != (shown.as_deref() == Some(self.node.as_str()));
+            let may_correct = self
+                .corrected
+                .get(name)
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(2));
+            if self.written.get(name) == Some(&key) && !(disagrees && may_correct) {
                 continue;
+            }
+            if disagrees {
+                self.corrected
+                    .insert(name.clone(), std::time::Instant::now());
             }
             let previous = self.written.get(name).cloned();
             match self.apply(name, Some(inst)).await {
@@ -165,6 +194,7 @@ impl StatusWriter {
             "metadata": { "name": name },
             "status": status,
         });
+        tracing::trace!(vip = %name, patch = %patch, "status apply");
         let params = PatchParams::apply(&self.manager()).force();
         self.writes.inc();
         self.api
@@ -216,6 +246,13 @@ impl StatusWriter {
     }
 }
 
+fn reporter(node: &str) -> Reporter {
+    Reporter {
+        controller: "kube-vrrp".into(),
+        instance: Some(node.to_string()),
+    }
+}
+
 fn node_status(node: &str, i: &InstanceStatus) -> NodeStatus {
     NodeStatus {
         node: node.to_string(),
@@ -240,18 +277,32 @@ fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Condition
 /// Run the writer: flush on every reportable change, retry failures every `retry`.
 pub async fn run(
     mut writer: StatusWriter,
-    objects: tokio::sync::watch::Receiver<Objects>,
+    mut objects: tokio::sync::watch::Receiver<Objects>,
+    mut masters: tokio::sync::watch::Receiver<Masters>,
     retry: Duration,
 ) {
     let mut changes = writer.store.subscribe();
-    let mut objects = objects;
     loop {
         writer.objects = objects.borrow_and_update().clone();
+        writer.masters = masters.borrow_and_update().clone();
         let ok = writer.flush().await;
-        let wait = if ok { Duration::from_secs(3600) } else { retry };
+        if !ok {
+            writer.reconnect();
+        }
+        // A pending correction is retried too.
+        let pending = writer
+            .corrected
+            .values()
+            .any(|t| t.elapsed() < Duration::from_secs(3));
+        let wait = if ok && !pending {
+            Duration::from_secs(3600)
+        } else {
+            retry
+        };
         tokio::select! {
             r = changes.changed() => if r.is_err() { return },
             r = objects.changed() => if r.is_err() { return },
+            r = masters.changed() => if r.is_err() { return },
             _ = tokio::time::sleep(wait) => {}
         }
     }

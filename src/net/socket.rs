@@ -184,7 +184,7 @@ fn recv_v6(s: &Socket) -> io::Result<Result<Received, Discard>> {
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control);
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
     // SAFETY: msg points at live buffers of the stated sizes.
     let n = unsafe { libc::recvmsg(s.as_raw_fd(), &mut msg, 0) };
     if n < 0 {

@@ -179,3 +179,184 @@ pub fn start_k8s_agent(bed: &Bed, node: &Host, kubeconfig: &std::path::Path) -> 
         ],
     )
 }
+
+/// An API server and one agent per node.
+pub struct Cluster {
+    /// The bed.
+    pub bed: Bed,
+    /// The API server host.
+    pub api: ApiServer,
+    /// The agents, in node order.
+    pub agents: Vec<Proc>,
+}
+
+/// A bed of `nodes` nodes with the API server, the CRD and an agent per node (admin kubeconfig).
+pub fn cluster(nodes: usize) -> Cluster {
+    let mut bed = Bed::new(nodes);
+    let api = ApiServer::start(&mut bed);
+    api.install_crd(&bed);
+    let agents = bed
+        .nodes
+        .iter()
+        .map(|n| start_k8s_agent(&bed, n, &api.kubeconfig()))
+        .collect();
+    Cluster { bed, api, agents }
+}
+
+impl Cluster {
+    /// Every agent's log.
+    pub fn logs(&self) -> String {
+        self.agents
+            .iter()
+            .map(|a| a.log_text())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+
+    /// Wait until `status.master` of VirtualIP `name` is `node`.
+    pub fn wait_status_master(&self, name: &str, node: &str, timeout: Duration) -> bool {
+        wait_until(timeout, Duration::from_millis(100), || {
+            self.api.vip_field(&self.bed, name, ".status.master") == node
+        })
+    }
+}
+
+/// helm (v4) from hack/bin (installed by hack/tools.sh).
+pub fn helm_bin() -> PathBuf {
+    repo().join("hack/bin/helm")
+}
+
+/// The chart, charts/kube-vrrp.
+pub fn chart_dir() -> PathBuf {
+    repo().join("charts/kube-vrrp")
+}
+
+impl ApiServer {
+    /// Run helm as admin from the control-plane host, with helm's cache and configuration in the
+    /// bed's scratch directory.
+    pub fn helm(&self, bed: &Bed, args: &[&str]) -> Output {
+        let home = bed.dir.join("helm");
+        let mut full = vec![
+            "env".to_string(),
+            format!("HELM_CACHE_HOME={}", home.join("cache").display()),
+            format!("HELM_CONFIG_HOME={}", home.join("config").display()),
+            format!("HELM_DATA_HOME={}", home.join("data").display()),
+            helm_bin().to_str().expect("utf-8").to_string(),
+            "--kubeconfig".into(),
+            self.kubeconfig().to_str().expect("utf-8").into(),
+        ];
+        full.extend(args.iter().map(|a| a.to_string()));
+        let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+        bed.exec(&self.host.ns, &refs)
+    }
+
+    /// helm that must succeed; returns stdout.
+    pub fn helm_ok(&self, bed: &Bed, args: &[&str]) -> String {
+        let out = self.helm(bed, args);
+        assert!(
+            out.status.success(),
+            "helm {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Wait until the VirtualIP CRD is served (after a `helm install` put it in).
+    pub fn wait_crd_established(&self, bed: &Bed) {
+        self.kubectl_ok(
+            bed,
+            &[
+                "wait",
+                "--for=condition=Established",
+                "--timeout=30s",
+                "crd/virtualips.kubevrrp.io",
+            ],
+        );
+    }
+
+    /// A kubeconfig that authenticates as a ServiceAccount with a fresh token (`kubectl
+    /// create token`), with the same server and CA as the admin kubeconfig.
+    pub fn service_account_kubeconfig(&self, bed: &Bed, namespace: &str, name: &str) -> PathBuf {
+        let token = self
+            .kubectl_ok(
+                bed,
+                &["create", "token", name, "-n", namespace, "--duration=2h"],
+            )
+            .trim()
+            .to_string();
+        let view = |path: &str| {
+            self.kubectl_ok(
+                bed,
+                &[
+                    "config",
+                    "view",
+                    "--raw",
+                    "--minify",
+                    "-o",
+                    &format!("jsonpath={{{path}}}"),
+                ],
+            )
+            .trim()
+            .to_string()
+        };
+        let server = view(".clusters[0].cluster.server");
+        let ca = view(".clusters[0].cluster.certificate-authority-data");
+        assert!(!token.is_empty() && !server.is_empty() && !ca.is_empty());
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: {name}\n  user:\n    token: {token}\ncontexts:\n- name: {name}@test\n  context: {{cluster: test, user: {name}}}\ncurrent-context: {name}@test\n"
+        );
+        bed.write(&format!("sa-{namespace}-{name}.kubeconfig"), &text)
+    }
+
+    /// Run kubectl from the control-plane host with another kubeconfig (e.g. a ServiceAccount's).
+    pub fn kubectl_with(&self, bed: &Bed, kubeconfig: &std::path::Path, args: &[&str]) -> Output {
+        let mut full = vec![
+            kubectl_bin().to_str().expect("utf-8").to_string(),
+            "--kubeconfig".into(),
+            kubeconfig.to_str().expect("utf-8").into(),
+            "--request-timeout=10s".into(),
+        ];
+        full.extend(args.iter().map(|a| a.to_string()));
+        let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+        bed.exec(&self.host.ns, &refs)
+    }
+}
+
+/// Start `kube-vrrp agent` on a node the way the chart's DaemonSet runs it: with `kubeconfig`
+/// (a ServiceAccount token, say), `--namespace namespace`, as root with only NET_ADMIN and
+/// NET_RAW (the bounding set; no_new_privs as allowPrivilegeEscalation: false sets), and with
+/// the agent's API errors logged (debug) so a refused call shows in its log.
+pub fn start_k8s_agent_confined(
+    bed: &Bed,
+    node: &Host,
+    kubeconfig: &std::path::Path,
+    namespace: &str,
+) -> Proc {
+    let bin = binary();
+    let cache = bed.dir.join(format!("cache-{}", node.name));
+    let kc = format!("KUBECONFIG={}", kubeconfig.display());
+    bed.spawn(
+        node,
+        "k8s-agent",
+        &[
+            "env",
+            &kc,
+            "RUST_LOG=info,kube_vrrp=debug",
+            "setpriv",
+            "--bounding-set=-all,+net_admin,+net_raw",
+            "--inh-caps=-all",
+            "--no-new-privs",
+            bin.to_str().expect("utf-8"),
+            "agent",
+            "--node-name",
+            &node.name,
+            "--namespace",
+            namespace,
+            "--http-addr",
+            "127.0.0.1:9650",
+            "--cache-dir",
+            cache.to_str().expect("utf-8"),
+        ],
+    )
+}

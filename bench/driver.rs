@@ -1,0 +1,381 @@
+//! The benchmark driver: runs every scenario for both systems (interleaved, so drifting load
+//! hits both alike), then writes docs/benchmarks.md and docs/failover.svg.
+
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::scenarios::{self, Crash, Fail, Footprint, Handover, NodeLoss};
+use crate::sys::System;
+
+/// Options (bench/run passes them through).
+#[derive(Debug, Clone)]
+pub struct Opts {
+    /// Repetitions of the timing scenarios.
+    pub reps: usize,
+    /// Repetitions of keepalived's crash scenario (it always "stays": each costs the window).
+    pub crash_reps_keepalived: usize,
+    /// Crash observation window, seconds.
+    pub crash_window: f64,
+    /// Idle period of the footprint measurement, seconds.
+    pub idle: f64,
+    /// Steady-state period with the API server, seconds.
+    pub steady: f64,
+    /// Applies per advert interval with the API server.
+    pub k8s_reps: usize,
+    /// Scenarios to run (empty: all).
+    pub only: Vec<String>,
+    /// Where to write benchmarks.md and failover.svg.
+    pub out: PathBuf,
+    /// Stop starting new repetitions after this long.
+    pub budget: Duration,
+}
+
+impl Opts {
+    fn parse() -> Opts {
+        let mut o = Opts {
+            reps: 10,
+            crash_reps_keepalived: 3,
+            crash_window: 15.0,
+            idle: 60.0,
+            steady: 60.0,
+            k8s_reps: 5,
+            only: Vec::new(),
+            out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs"),
+            budget: Duration::from_secs(17 * 60),
+        };
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let mut i = 0;
+        while i < args.len() {
+            let val = args.get(i + 1).cloned().unwrap_or_default();
+            let num = || -> f64 {
+                val.parse().unwrap_or_else(|_| {
+                    eprintln!("{}: a number, please", args[i]);
+                    std::process::exit(2)
+                })
+            };
+            match args[i].as_str() {
+                "--reps" => o.reps = num() as usize,
+                "--crash-reps-keepalived" => o.crash_reps_keepalived = num() as usize,
+                "--crash-window" => o.crash_window = num(),
+                "--idle" => o.idle = num(),
+                "--steady" => o.steady = num(),
+                "--k8s-reps" => o.k8s_reps = num() as usize,
+                "--budget" => o.budget = Duration::from_secs_f64(num()),
+                "--only" => o.only = val.split(',').map(str::to_string).collect(),
+                "--out" => o.out = PathBuf::from(&val),
+                "-h" | "--help" => {
+                    println!(
+                        "bench [--reps N] [--crash-reps-keepalived N] [--crash-window S] [--idle S] [--steady S] [--k8s-reps N] [--budget S] [--only loss1s,loss100ms,loss10ms,handover,crash,footprint,k8s] [--out DIR]"
+                    );
+                    std::process::exit(0)
+                }
+                other => {
+                    eprintln!("unknown option {other} (--help)");
+                    std::process::exit(2)
+                }
+            }
+            i += 2;
+        }
+        o
+    }
+
+    fn wants(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == name)
+    }
+}
+
+/// Everything measured.
+#[derive(Default)]
+pub struct Results {
+    /// Node losses: system, advert ms, result.
+    pub loss: Vec<(System, u32, NodeLoss)>,
+    /// Planned handovers at 1 s adverts.
+    pub handover: Vec<(System, Handover)>,
+    /// Crashes at 1 s adverts.
+    pub crash: Vec<(System, Crash)>,
+    /// Footprints.
+    pub foot: Vec<(System, Footprint)>,
+    /// The API server scenario.
+    pub k8s: Option<crate::k8s_api::K8sResult>,
+    /// Failed repetitions and skipped scenarios.
+    pub failures: Vec<String>,
+    /// Load average when each scenario started.
+    pub load: Vec<(String, String)>,
+    /// Load average at the start and the end.
+    pub load_start: String,
+    /// Load average at the end.
+    pub load_end: String,
+    /// Wall time of the whole run.
+    pub took: Duration,
+    /// Options used.
+    pub reps: usize,
+    /// Crash window.
+    pub crash_window: f64,
+    /// Idle period.
+    pub idle: f64,
+}
+
+/// The 1-minute, 5-minute and 15-minute load averages.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn attempt<T>(f: impl FnOnce() -> Result<T, Fail>) -> Result<T, Fail> {
+    match std::panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => Err(p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panic".into())),
+    }
+}
+
+fn first_line(s: &str) -> String {
+    let l: Vec<&str> = s.lines().take(4).collect();
+    l.join(" | ")
+}
+
+/// Spawn-order rotation for repetition `r`, so no node always starts first.
+fn order(r: usize) -> [usize; 3] {
+    [r % 3, (r + 1) % 3, (r + 2) % 3]
+}
+
+/// Run the benchmark.
+pub fn main() {
+    let opts = Opts::parse();
+    let started = Instant::now();
+    let log = |msg: &str| println!("[{:7.1}s] {msg}", started.elapsed().as_secs_f64());
+    let over = || started.elapsed() > opts.budget;
+    let mut r = Results {
+        load_start: loadavg(),
+        reps: opts.reps,
+        crash_window: opts.crash_window,
+        idle: opts.idle,
+        ..Results::default()
+    };
+    log(&format!(
+        "kube-vrrp vs keepalived, {} repetitions; load average {}",
+        opts.reps, r.load_start
+    ));
+    for (name, advert) in [("loss1s", 1000u32), ("loss100ms", 100), ("loss10ms", 10)] {
+        if !opts.wants(name) {
+            continue;
+        }
+        r.load
+            .push((format!("node loss, {advert} ms adverts"), loadavg()));
+        for rep in 0..opts.reps {
+            if over() {
+                r.failures.push(format!(
+                    "{name}: budget spent, stopped after {rep} repetitions"
+                ));
+                break;
+            }
+            for system in System::BOTH {
+                match attempt(|| scenarios::node_loss(system, advert, &order(rep))) {
+                    Ok(x) => {
+                        log(&format!(
+                            "node loss {advert} ms {} #{rep}: election {:.3} s{}, takeover {:.1} ms after the last advert ({:.1} ms after link down), client gap {:.1} ms, {} lost",
+                            system.name(),
+                            x.election.time,
+                            if x.election.transient {
+                                " (second holder!)"
+                            } else {
+                                ""
+                            },
+                            x.takeover * 1000.0,
+                            x.after_fault * 1000.0,
+                            x.gap * 1000.0,
+                            x.lost
+                        ));
+                        r.loss.push((system, advert, x));
+                    }
+                    Err(e) => {
+                        log(&format!(
+                            "node loss {advert} ms {} #{rep} FAILED: {}",
+                            system.name(),
+                            first_line(&e)
+                        ));
+                        r.failures.push(format!(
+                            "node loss {advert} ms, {} #{rep}: {e}",
+                            system.name()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if opts.wants("handover") {
+        r.load.push(("planned handover".into(), loadavg()));
+        for rep in 0..opts.reps {
+            if over() {
+                r.failures.push(format!(
+                    "handover: budget spent, stopped after {rep} repetitions"
+                ));
+                break;
+            }
+            for system in System::BOTH {
+                match attempt(|| scenarios::handover(system, 1000, &order(rep))) {
+                    Ok(x) => {
+                        log(&format!(
+                            "handover {} #{rep}: election {:.3} s{}, client gap {:.1} ms, {} lost, VIP on node2 {:.1} ms after SIGTERM, exit after {:.3} s",
+                            system.name(),
+                            x.election.time,
+                            if x.election.transient {
+                                " (second holder!)"
+                            } else {
+                                ""
+                            },
+                            x.gap * 1000.0,
+                            x.lost,
+                            x.takeover * 1000.0,
+                            x.exit
+                        ));
+                        r.handover.push((system, x));
+                    }
+                    Err(e) => {
+                        log(&format!(
+                            "handover {} #{rep} FAILED: {}",
+                            system.name(),
+                            first_line(&e)
+                        ));
+                        r.failures
+                            .push(format!("handover, {} #{rep}: {e}", system.name()));
+                    }
+                }
+            }
+        }
+    }
+    if opts.wants("crash") {
+        r.load.push(("agent crash".into(), loadavg()));
+        for rep in 0..opts.reps {
+            if over() {
+                r.failures.push(format!(
+                    "crash: budget spent, stopped after {rep} repetitions"
+                ));
+                break;
+            }
+            for system in System::BOTH {
+                if system == System::Keepalived && rep >= opts.crash_reps_keepalived {
+                    continue;
+                }
+                match attempt(|| scenarios::crash(system, 1000, opts.crash_window)) {
+                    Ok(x) => {
+                        log(&format!(
+                            "kill -9 {} #{rep}: VIP left node1 {}, node2 took over after {:.3} s, two holders for {:.3} s",
+                            system.name(),
+                            x.left_after
+                                .map(|t| format!("after {t:.3} s"))
+                                .unwrap_or_else(|| format!("never (stays > {} s)", x.window)),
+                            x.takeover,
+                            x.two_holders
+                        ));
+                        r.crash.push((system, x));
+                    }
+                    Err(e) => {
+                        log(&format!(
+                            "kill -9 {} #{rep} FAILED: {}",
+                            system.name(),
+                            first_line(&e)
+                        ));
+                        r.failures
+                            .push(format!("crash, {} #{rep}: {e}", system.name()));
+                    }
+                }
+            }
+        }
+    }
+    if opts.wants("footprint") {
+        for n in [1usize, 255] {
+            if over() {
+                r.failures
+                    .push(format!("footprint {n}: budget spent, not measured"));
+                continue;
+            }
+            r.load
+                .push((format!("footprint, {n} instances"), loadavg()));
+            log(&format!(
+                "footprint: {n} instance(s) per node, both systems side by side, {} s idle",
+                opts.idle
+            ));
+            let results = match std::panic::catch_unwind(|| scenarios::footprint(n, opts.idle)) {
+                Ok(v) => v,
+                Err(_) => vec![Err("panic".to_string()), Err("panic".to_string())],
+            };
+            for (system, res) in System::BOTH.into_iter().zip(results) {
+                match res {
+                    Ok(f) => {
+                        log(&format!(
+                            "footprint {n} {}: CPU {:.1} ms/min per node (master {:.1}), RSS {:.1} MiB, PSS {:.1} MiB; all elected after {:.2} s",
+                            system.name(),
+                            f.cpu_ms_min,
+                            f.master_cpu_ms_min,
+                            f.rss,
+                            f.pss,
+                            f.ready_after
+                        ));
+                        r.foot.push((system, f));
+                    }
+                    Err(e) => {
+                        log(&format!(
+                            "footprint {n} {} FAILED: {}",
+                            system.name(),
+                            first_line(&e)
+                        ));
+                        r.failures
+                            .push(format!("footprint {n}, {}: {e}", system.name()));
+                    }
+                }
+            }
+        }
+    }
+    if opts.wants("k8s") {
+        if over() {
+            r.failures
+                .push("API server scenario: budget spent, not measured".into());
+        } else {
+            r.load.push(("API server".into(), loadavg()));
+            log("kube-vrrp with the API server (hack/apiserver)");
+            match attempt(|| crate::k8s_api::run(opts.k8s_reps, opts.steady, &log)) {
+                Ok(k) => {
+                    log(&format!(
+                        "steady state: {} API writes in {:.0} s over {} VirtualIPs, resourceVersions unchanged: {}",
+                        k.writes, k.steady_s, k.steady_vips, k.rv_unchanged
+                    ));
+                    r.failures
+                        .extend(k.failures.iter().map(|f| format!("API server: {f}")));
+                    r.k8s = Some(k);
+                }
+                Err(e) => {
+                    log(&format!("API server scenario FAILED: {}", first_line(&e)));
+                    r.failures.push(format!("API server scenario: {e}"));
+                }
+            }
+        }
+    }
+    r.load_end = loadavg();
+    r.took = started.elapsed();
+    let md = crate::report::markdown(&r);
+    let svg = crate::svg::plot(&r);
+    let _ = std::fs::create_dir_all(&opts.out);
+    let md_path = opts.out.join("benchmarks.md");
+    let svg_path = opts.out.join("failover.svg");
+    if let Err(e) = std::fs::write(&md_path, md) {
+        eprintln!("{}: {e}", md_path.display());
+        std::process::exit(1);
+    }
+    if let Err(e) = std::fs::write(&svg_path, svg) {
+        eprintln!("{}: {e}", svg_path.display());
+        std::process::exit(1);
+    }
+    log(&format!(
+        "wrote {} and {}; load average {}; {} failed repetitions",
+        md_path.display(),
+        svg_path.display(),
+        r.load_end,
+        r.failures.len()
+    ));
+}

@@ -1,0 +1,520 @@
+//! The measured scenarios. Each repetition builds its own bed (3 nodes + client on a bridge),
+//! starts one system, measures, and tears everything down (also when it fails).
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use crate::bed::{Bed, Proc};
+use crate::ping::{Ping, PingLog, Sent};
+use crate::sys::{self, PRIOS, Router, System};
+use crate::watch::{self, Watch, intervals, now, overlap};
+
+/// A failed repetition: why.
+pub type Fail = String;
+
+/// A bed with watchers and one system running on every node. Daemons are SIGKILLed before
+/// the bed (namespaces) goes.
+pub struct Run {
+    /// The daemons, by node index.
+    pub procs: Vec<Proc>,
+    /// Address events and bridge frames.
+    pub watch: Watch,
+    /// The bed.
+    pub bed: Bed,
+    /// The routers.
+    pub routers: Vec<Router>,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        for p in &mut self.procs {
+            kill(p);
+        }
+    }
+}
+
+/// SIGKILL a daemon (keepalived: its VRRP child too) once: its PID files are forgotten after,
+/// so that dropping it does not signal a PID that is gone.
+pub fn kill(p: &mut Proc) {
+    for f in p.pid_files.drain(..) {
+        let pid = std::fs::read_to_string(&f)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok());
+        if let Some(pid) = pid {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() == "keepalived" {
+                // SAFETY: kill(2) on a PID we started (keepalived's VRRP child), checked by name.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+    let _ = p.child.kill();
+    let _ = p.child.wait();
+}
+
+impl Run {
+    /// The (single) VIP.
+    pub fn vip(&self) -> &str {
+        &self.routers[0].vip
+    }
+
+    /// Logs of the daemons, for failure messages.
+    pub fn logs(&self) -> String {
+        self.procs
+            .iter()
+            .map(|p| {
+                let t = p.log_text();
+                let tail: Vec<&str> = t.lines().rev().take(15).collect();
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            })
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+
+    fn fail(&self, why: &str) -> Fail {
+        format!(
+            "{why}; holders {:?}\n{}",
+            self.bed.holders(self.vip()),
+            self.logs()
+        )
+    }
+}
+
+/// The election as seen at a cold start.
+#[derive(Debug, Clone)]
+pub struct Election {
+    /// Start of the first daemon to the VIP on node1, seconds.
+    pub time: f64,
+    /// Whether another node held the VIP during the election.
+    pub transient: bool,
+    /// How long other nodes held it, seconds.
+    pub transient_s: f64,
+}
+
+/// Build a bed, start `system` on all nodes in `order`, wait for node1 to hold the VIP alone.
+pub fn boot(system: System, advert_ms: u32, order: &[usize]) -> Result<(Run, Election), Fail> {
+    let bed = Bed::new(3);
+    let nss: Vec<String> = bed.nodes.iter().map(|n| n.ns.clone()).collect();
+    let watch = Watch::start(&nss, &bed.switch).map_err(|e| format!("watchers: {e}"))?;
+    let routers = sys::routers(1, advert_ms);
+    let t_start = now();
+    let procs = sys::start_all(&bed, system, &routers, order);
+    let run = Run {
+        procs,
+        watch,
+        bed,
+        routers,
+    };
+    let vip = run.vip().to_string();
+    let bound = sys::master_down(advert_ms, PRIOS[0]);
+    let limit = Duration::from_secs_f64(bound * 3.0 + 10.0);
+    if !run.watch.wait_holders(&vip, 3, limit, |h| h.contains(&0)) {
+        return Err(run.fail("node1 never took the VIP"));
+    }
+    let events = run.watch.addr_events();
+    let t1 = intervals(&events, 0, &vip)
+        .first()
+        .map(|i| i.0)
+        .unwrap_or(f64::NAN);
+    // Watch a little longer for other holders, then require node1 alone.
+    let window = (f64::from(advert_ms) / 1000.0 * 2.0).clamp(0.5, 1.0);
+    std::thread::sleep(Duration::from_secs_f64(window));
+    if !run
+        .watch
+        .wait_holders(&vip, 3, Duration::from_secs(10), |h| h == [0])
+    {
+        return Err(run.fail("node1 never held the VIP alone"));
+    }
+    let events = run.watch.addr_events();
+    let t_end = now();
+    let mut transient_s = 0.0;
+    let mut transient = false;
+    for n in 1..3 {
+        for (a, b) in intervals(&events, n, &vip) {
+            if a <= t_end {
+                transient = true;
+                transient_s += b.min(t_end) - a;
+            }
+        }
+    }
+    Ok((
+        run,
+        Election {
+            time: t1 - t_start,
+            transient,
+            transient_s,
+        },
+    ))
+}
+
+/// A node loss (link down on the master).
+#[derive(Debug, Clone)]
+pub struct NodeLoss {
+    /// The election of this start.
+    pub election: Election,
+    /// Master's last advert on the wire to the VIP on node2, seconds.
+    pub takeover: f64,
+    /// Link down to the VIP on node2, seconds.
+    pub after_fault: f64,
+    /// Master's last advert to node2's first advert on the wire, seconds.
+    pub wire: f64,
+    /// Longest time without replies at the client, seconds.
+    pub gap: f64,
+    /// Echo requests lost.
+    pub lost: u64,
+    /// Other nodes took the VIP while node1 was healthy (after the election).
+    pub spurious: bool,
+    /// For the plot: requests relative to the fault, and the markers.
+    pub plot: Plot,
+}
+
+/// What the plot shows of one repetition (times relative to the fault).
+#[derive(Debug, Clone, Default)]
+pub struct Plot {
+    /// Echo requests.
+    pub sent: Vec<Sent>,
+    /// Master's last advert (node loss) or SIGTERM (handover), relative.
+    pub marks: Vec<(String, f64)>,
+}
+
+fn relative(log: &PingLog, t0: f64) -> Vec<Sent> {
+    log.timeline()
+        .into_iter()
+        .map(|s| Sent {
+            t: s.t - t0,
+            answered: s.answered,
+        })
+        .collect()
+}
+
+/// Wait for the client's first reply (bounded), then `lead` more.
+fn warm_up(ping: &Ping, lead: Duration) -> bool {
+    let ok = crate::bed::wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+        !ping.peek().replies.is_empty()
+    });
+    std::thread::sleep(lead);
+    ok
+}
+
+/// Take node1's link down and measure the takeover by node2.
+pub fn node_loss(system: System, advert_ms: u32, order: &[usize]) -> Result<NodeLoss, Fail> {
+    let (run, election) = boot(system, advert_ms, order)?;
+    let vip = run.vip().to_string();
+    let t_stable = now();
+    let ping = Ping::start(&run.bed, &vip, 40);
+    if !warm_up(&ping, Duration::from_millis(800)) {
+        return Err(run.fail("the client got no reply before the fault"));
+    }
+    let t_fault = now();
+    run.bed.set_link(&run.bed.nodes[0], false);
+    let bound = sys::master_down(advert_ms, PRIOS[1]);
+    let limit = Duration::from_secs_f64(bound * 3.0 + 5.0);
+    if !run.watch.wait_holders(&vip, 3, limit, |h| h.contains(&1)) {
+        return Err(run.fail("node2 never took over"));
+    }
+    std::thread::sleep(Duration::from_secs_f64((bound * 0.5).clamp(0.3, 1.0)));
+    let log = ping.stop();
+    let events = run.watch.addr_events();
+    let frames = run.watch.captured();
+    let n1 = run.bed.nodes[0].ip4.clone();
+    let n2 = run.bed.nodes[1].ip4.clone();
+    let t_last = frames
+        .iter()
+        .filter(|c| {
+            matches!(&c.frame, watch::Frame::Vrrp { src, prio, .. } if *src == n1 && *prio > 0)
+                && c.t < t_fault + 0.05
+        })
+        .map(|c| c.t)
+        .fold(f64::NAN, f64::max);
+    let t_adv2 = frames
+        .iter()
+        .filter(|c| {
+            matches!(&c.frame, watch::Frame::Vrrp { src, .. } if *src == n2) && c.t > t_fault
+        })
+        .map(|c| c.t)
+        .fold(f64::NAN, f64::min);
+    let t_vip = intervals(&events, 1, &vip)
+        .iter()
+        .map(|i| i.0)
+        .find(|&t| t > t_fault)
+        .unwrap_or(f64::NAN);
+    if t_last.is_nan() {
+        return Err(run.fail("no advert from node1 captured on the bridge"));
+    }
+    let spurious = (1..3).any(|n| {
+        intervals(&events, n, &vip)
+            .iter()
+            .any(|i| i.0 > t_stable && i.0 < t_fault)
+    });
+    let overruns = run
+        .watch
+        .overruns
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if overruns > 0 {
+        return Err(format!("{overruns} netlink overruns: address events lost"));
+    }
+    Ok(NodeLoss {
+        election,
+        takeover: t_vip - t_last,
+        after_fault: t_vip - t_fault,
+        wire: t_adv2 - t_last,
+        gap: log.max_gap(),
+        lost: log.lost(),
+        spurious,
+        plot: Plot {
+            sent: relative(&log, t_fault),
+            marks: vec![
+                ("last advert of node1".into(), t_last - t_fault),
+                ("VIP on node2".into(), t_vip - t_fault),
+            ],
+        },
+    })
+}
+
+/// A planned handover (SIGTERM to the master's daemon).
+#[derive(Debug, Clone)]
+pub struct Handover {
+    /// The election of this start.
+    pub election: Election,
+    /// Longest time without replies at the client, seconds.
+    pub gap: f64,
+    /// Echo requests lost.
+    pub lost: u64,
+    /// VIP added on node2 minus VIP removed from node1, seconds (negative: both held it).
+    pub vip_gap: f64,
+    /// SIGTERM to the VIP on node2, seconds.
+    pub takeover: f64,
+    /// SIGTERM to the daemon's exit, seconds.
+    pub exit: f64,
+    /// For the plot.
+    pub plot: Plot,
+}
+
+/// SIGTERM to node1's daemon while the client pings.
+pub fn handover(system: System, advert_ms: u32, order: &[usize]) -> Result<Handover, Fail> {
+    let (mut run, election) = boot(system, advert_ms, order)?;
+    let vip = run.vip().to_string();
+    let ping = Ping::start(&run.bed, &vip, 40);
+    if !warm_up(&ping, Duration::from_millis(800)) {
+        return Err(run.fail("the client got no reply before the handover"));
+    }
+    let t_term = now();
+    run.procs[0].signal("TERM");
+    let bound = sys::master_down(advert_ms, PRIOS[1]);
+    let limit = Duration::from_secs_f64(bound * 2.0 + 5.0);
+    if !run.watch.wait_holders(&vip, 3, limit, |h| h == [1]) {
+        return Err(run.fail("node2 never held the VIP alone after SIGTERM"));
+    }
+    let exited = run.procs[0].wait_exit(Duration::from_secs(10));
+    let t_exit = now();
+    std::thread::sleep(Duration::from_millis(800));
+    let log = ping.stop();
+    if !exited {
+        return Err(run.fail("node1's daemon did not exit within 10 s of SIGTERM"));
+    }
+    let events = run.watch.addr_events();
+    let t_del1 = intervals(&events, 0, &vip)
+        .iter()
+        .map(|i| i.1)
+        .find(|&t| t > t_term && t.is_finite())
+        .unwrap_or(f64::NAN);
+    let t_add2 = intervals(&events, 1, &vip)
+        .iter()
+        .map(|i| i.0)
+        .find(|&t| t > t_term)
+        .unwrap_or(f64::NAN);
+    Ok(Handover {
+        election,
+        gap: log.max_gap(),
+        lost: log.lost(),
+        vip_gap: t_add2 - t_del1,
+        takeover: t_add2 - t_term,
+        exit: t_exit - t_term,
+        plot: Plot {
+            sent: relative(&log, t_term),
+            marks: vec![
+                ("VIP on node2".into(), t_add2 - t_term),
+                ("VIP off node1".into(), t_del1 - t_term),
+            ],
+        },
+    })
+}
+
+/// SIGKILL of the master's daemon, link up.
+#[derive(Debug, Clone)]
+pub struct Crash {
+    /// SIGKILL to the VIP leaving node1, seconds; None: still there at the end of the window.
+    pub left_after: Option<f64>,
+    /// SIGKILL to the VIP on node2, seconds.
+    pub takeover: f64,
+    /// Time during which two nodes held the VIP, seconds (up to the end of the window).
+    pub two_holders: f64,
+    /// The observation window, seconds.
+    pub window: f64,
+}
+
+/// SIGKILL node1's daemon and watch for `window`.
+pub fn crash(system: System, advert_ms: u32, window: f64) -> Result<Crash, Fail> {
+    let (mut run, _) = boot(system, advert_ms, &[0, 1, 2])?;
+    let vip = run.vip().to_string();
+    std::thread::sleep(Duration::from_millis(500));
+    let t_kill = now();
+    kill(&mut run.procs[0]);
+    let end = Instant::now() + Duration::from_secs_f64(window);
+    // Stop early once node1 is clean and node2 holds the VIP (then nothing more can change).
+    while Instant::now() < end {
+        let h = run.watch.holders(&vip, 3);
+        if h == [1] {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let t_end = now();
+    let events = run.watch.addr_events();
+    let left = intervals(&events, 0, &vip)
+        .last()
+        .map(|i| i.1)
+        .filter(|t| t.is_finite())
+        .map(|t| t - t_kill);
+    let takeover = intervals(&events, 1, &vip)
+        .iter()
+        .map(|i| i.0)
+        .find(|&t| t > t_kill)
+        .map(|t| t - t_kill)
+        .unwrap_or(f64::NAN);
+    let (two, _) = overlap(&events, 3, &vip, t_kill, t_end);
+    // Cross-check the event view with `ip addr` once.
+    let ip_view = run.bed.has_addr(&run.bed.nodes[0], &vip);
+    if ip_view != left.is_none() {
+        return Err(run.fail(&format!(
+            "address events and ip addr disagree on node1 (ip addr: {ip_view})"
+        )));
+    }
+    Ok(Crash {
+        left_after: left,
+        takeover,
+        two_holders: two,
+        window,
+    })
+}
+
+/// Idle footprint of one system, per node.
+#[derive(Debug, Clone)]
+pub struct Footprint {
+    /// Instances per node.
+    pub instances: usize,
+    /// CPU milliseconds per minute per node (mean of the 3 nodes).
+    pub cpu_ms_min: f64,
+    /// The master's CPU milliseconds per minute.
+    pub master_cpu_ms_min: f64,
+    /// RSS MiB per node (mean), keepalived: parent + VRRP child.
+    pub rss: f64,
+    /// PSS MiB per node (mean).
+    pub pss: f64,
+    /// Election of all instances, seconds from start.
+    pub ready_after: f64,
+}
+
+fn addr_count(bed: &Bed, node: usize, vips: &HashSet<String>) -> usize {
+    let out = bed.exec(
+        &bed.nodes[node].ns,
+        &["ip", "-o", "-4", "addr", "show", "dev", "eth0"],
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(3)
+                .and_then(|a| a.split('/').next())
+                .is_some_and(|a| vips.contains(a))
+        })
+        .count()
+}
+
+/// Both systems side by side (two beds at once, so they share the same background), `n`
+/// instances per node at 1 s adverts, idle for `idle` seconds.
+pub fn footprint(n: usize, idle: f64) -> Vec<Result<Footprint, Fail>> {
+    let routers = sys::routers(n, 1000);
+    let vips: HashSet<String> = routers.iter().map(|r| r.vip.clone()).collect();
+    let mut beds = Vec::new();
+    for system in System::BOTH {
+        let bed = Bed::new(3);
+        let t0 = now();
+        let procs = sys::start_all(&bed, system, &routers, &[0, 1, 2]);
+        beds.push((system, bed, procs, t0));
+    }
+    let mut ready: Vec<Option<f64>> = vec![None; beds.len()];
+    let end = Instant::now() + Duration::from_secs(40);
+    while Instant::now() < end && ready.iter().any(Option::is_none) {
+        for (i, (_, bed, _, t0)) in beds.iter().enumerate() {
+            if ready[i].is_none()
+                && addr_count(bed, 0, &vips) == n
+                && addr_count(bed, 1, &vips) == 0
+                && addr_count(bed, 2, &vips) == 0
+            {
+                ready[i] = Some(now() - t0);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Let the takeover announcements (second GARP burst after 5 s) pass.
+    std::thread::sleep(Duration::from_secs(6));
+    let pids: Vec<Vec<Vec<u32>>> = beds
+        .iter()
+        .map(|(_, _, procs, _)| procs.iter().map(sys::pids).collect())
+        .collect();
+    let before: Vec<Vec<sys::CpuSample>> = pids
+        .iter()
+        .map(|nodes| nodes.iter().map(|p| sys::cpu(p)).collect())
+        .collect();
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(idle));
+    let secs = t0.elapsed().as_secs_f64();
+    let after: Vec<Vec<sys::CpuSample>> = pids
+        .iter()
+        .map(|nodes| nodes.iter().map(|p| sys::cpu(p)).collect())
+        .collect();
+    let mut out = Vec::new();
+    for (i, (system, bed, procs, _)) in beds.iter_mut().enumerate() {
+        let alive = procs
+            .iter_mut()
+            .all(|p| matches!(p.child.try_wait(), Ok(None)));
+        let result = match ready[i] {
+            None => Err(format!(
+                "{}: node1 did not hold all {n} VIPs alone within 40 s (node1 {}, node2 {}, node3 {})",
+                system.name(),
+                addr_count(bed, 0, &vips),
+                addr_count(bed, 1, &vips),
+                addr_count(bed, 2, &vips)
+            )),
+            Some(_) if !alive => Err(format!("{}: a daemon exited", system.name())),
+            Some(ready_after) => {
+                let per_min = |a: &sys::CpuSample, b: &sys::CpuSample| {
+                    sys::cpu_delta(a, b) * 1000.0 * 60.0 / secs
+                };
+                let cpu: Vec<f64> = before[i]
+                    .iter()
+                    .zip(&after[i])
+                    .map(|(a, b)| per_min(a, b))
+                    .collect();
+                let mem: Vec<(f64, f64)> = pids[i].iter().map(|p| sys::memory(p)).collect();
+                let k = cpu.len() as f64;
+                Ok(Footprint {
+                    instances: n,
+                    cpu_ms_min: cpu.iter().sum::<f64>() / k,
+                    master_cpu_ms_min: cpu[0],
+                    rss: mem.iter().map(|m| m.0).sum::<f64>() / k,
+                    pss: mem.iter().map(|m| m.1).sum::<f64>() / k,
+                    ready_after,
+                })
+            }
+        };
+        out.push(result);
+    }
+    for (_, _, procs, _) in &mut beds {
+        for p in procs {
+            kill(p);
+        }
+    }
+    out
+}

@@ -246,6 +246,28 @@ pub fn node_loss(system: System, advert_ms: u32, order: &[usize]) -> Result<Node
             .iter()
             .any(|i| i.0 > t_stable && i.0 < t_fault)
     });
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        for c in frames.iter().filter(|c| c.t > t_fault - 0.03) {
+            eprintln!("  {:+.4} {:?}", c.t - t_fault, c.frame);
+        }
+        for e in events.iter().filter(|e| e.t > t_fault - 0.03) {
+            eprintln!(
+                "  {:+.4} node{} {} {}",
+                e.t - t_fault,
+                e.node + 1,
+                e.addr,
+                e.added
+            );
+        }
+        let after = log.replies.iter().filter(|r| r.t > t_fault).count();
+        eprintln!(
+            "  replies after the fault: {after}; last reply {:+.4}",
+            log.replies
+                .last()
+                .map(|r| r.t - t_fault)
+                .unwrap_or(f64::NAN)
+        );
+    }
     let overruns = run
         .watch
         .overruns

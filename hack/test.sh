@@ -12,3 +12,5 @@ hack/deps.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets -- --test-threads="${TEST_THREADS:-2}"
+# The image's binary: the same static musl build the Dockerfile runs (no Docker engine here).
+hack/static-build.sh

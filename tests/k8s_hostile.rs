@@ -163,3 +163,55 @@ fn two_virtual_ips_on_one_vrid_get_a_conflict_condition() {
     );
     assert!(events.contains("Warning"), "{events}");
 }
+
+#[test]
+fn a_foreign_router_with_other_addresses_raises_a_conflict() {
+    use common::inject::{self, Crafted, advert_bytes};
+    use kube_vrrp::vrrp::{Auth, Version};
+    use std::net::Ipv4Addr;
+    let mut c = cluster(2);
+    let attacker = c.bed.attach("foreign", 66);
+    assert!(
+        c.api
+            .apply(&c.bed, &vip_yaml("web", 51, &format!("{VIP4}/32"), PRIOS))
+            .status
+            .success()
+    );
+    assert!(
+        c.wait_status_master("web", "node1", Duration::from_secs(15)),
+        "{}",
+        c.logs()
+    );
+    // Another router on the LAN runs VRID 51 for another address (at a lower priority).
+    let src = Ipv4Addr::new(198, 51, 100, 66);
+    let payload = advert_bytes(src, Version::V3, 51, 1, 10, &["198.51.100.200"], Auth::None);
+    let packet = Crafted {
+        src,
+        dst: Ipv4Addr::new(224, 0, 0, 18),
+        ttl: 255,
+        payload,
+    };
+    inject::send(&attacker.ns, vec![packet], 5, 50);
+    let conflict = ".status.conditions[?(@.type==\"Conflict\")]";
+    assert!(
+        wait_until(Duration::from_secs(10), Duration::from_millis(200), || {
+            c.api
+                .vip_field(&c.bed, "web", &format!("{conflict}.status"))
+                == "True"
+        }),
+        "{}",
+        c.logs()
+    );
+    let message = c
+        .api
+        .vip_field(&c.bed, "web", &format!("{conflict}.message"));
+    assert!(
+        message.contains("198.51.100.66") && message.contains("198.51.100.200"),
+        "{message}"
+    );
+    assert_eq!(
+        c.bed.holders(VIP4),
+        vec!["node1"],
+        "a lower-priority foreign router changes nothing else"
+    );
+}

@@ -130,6 +130,14 @@ pub async fn run(
     }
 }
 
+fn join(addresses: &[IpAddr]) -> String {
+    addresses
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400)
 }
@@ -170,10 +178,22 @@ impl Driver {
                                 .inc();
                         }
                         let master = self.inst.master().map(|m| m.to_string());
+                        let conflict = accepted.address_mismatch.then(|| {
+                            format!(
+                                "router {src} advertises vrid {} on {} with addresses {} (ours: {})",
+                                advert.vrid,
+                                self.cfg.interface,
+                                join(&advert.addresses),
+                                join(&self.cfg.instance.addresses)
+                            )
+                        });
                         self.host.status.update(&self.cfg.name, |s| {
                             s.counters.adverts_received += 1;
                             s.counters.address_mismatches += u64::from(accepted.address_mismatch);
                             s.master = master;
+                            if conflict.is_some() {
+                                s.conflict = conflict;
+                            }
                         });
                     }
                     Err(reason) => {

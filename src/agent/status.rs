@@ -36,6 +36,9 @@ pub struct InstanceStatus {
     pub since: String,
     /// Error that keeps the instance from running, if any.
     pub error: Option<String>,
+    /// A foreign router seen on the wire with this VRID and other addresses, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<String>,
     /// Counters.
     pub counters: Counters,
     /// Health trackers, in spec order.
@@ -71,8 +74,16 @@ pub struct TrackerStatus {
     pub error: Option<String>,
 }
 
-/// The reportable fields of an instance: state, reason, priority, master, error, since.
-pub type Reportable = (String, String, u8, Option<String>, Option<String>, String);
+/// The reportable fields of an instance: state, reason, priority, master, error, conflict, since.
+pub type Reportable = (
+    String,
+    String,
+    u8,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
 
 impl InstanceStatus {
     /// The fields the Kubernetes status and events reflect; counters are left out so that a
@@ -84,6 +95,7 @@ impl InstanceStatus {
             self.priority,
             self.master.clone(),
             self.error.clone(),
+            self.conflict.clone(),
             // Every transition is reported, even one back to the state last written: another
             // node may have changed the shared fields (status.master) in between.
             self.since.clone(),

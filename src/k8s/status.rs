@@ -169,6 +169,14 @@ impl StatusWriter {
                         &format!("{} holds {}", self.node, i.addresses.join(", ")),
                     ));
                 }
+                if let Some(c) = &i.conflict {
+                    conditions.push(condition(
+                        "Conflict",
+                        "True",
+                        "ForeignRouter",
+                        &format!("{}: {c}", self.node),
+                    ));
+                }
                 if let Some(err) = &i.error {
                     let (kind, reason) = if err.contains("already used") {
                         ("Conflict", "VridInUse")

@@ -177,8 +177,17 @@ pub fn main() {
             for system in System::BOTH {
                 match attempt(|| scenarios::node_loss(system, advert, &order(rep))) {
                     Ok(x) => {
+                        let third = x
+                            .third
+                            .map(|t| format!("; node3 held the VIP too for {:.1} ms", t * 1000.0))
+                            .unwrap_or_default();
+                        let cut = if x.resumed {
+                            ""
+                        } else {
+                            "; NO REPLY 8 s after the takeover"
+                        };
                         log(&format!(
-                            "node loss {advert} ms {} #{rep}: election {:.3} s{}, takeover {:.1} ms after the last advert ({:.1} ms after link down), client gap {:.1} ms, {} lost",
+                            "node loss {advert} ms {} #{rep}: election {:.3} s{}, takeover {:.1} ms after the last advert ({:.1} ms after link down), client gap {:.1} ms, {} lost{third}{cut}",
                             system.name(),
                             x.election.time,
                             if x.election.transient {
@@ -309,13 +318,15 @@ pub fn main() {
                 match res {
                     Ok(f) => {
                         log(&format!(
-                            "footprint {n} {}: CPU {:.1} ms/min per node (master {:.1}), RSS {:.1} MiB, PSS {:.1} MiB; all elected after {:.2} s",
+                            "footprint {n} {}: CPU {:.1} ms/min per node (master {:.1}), RSS {:.1} MiB, PSS {:.1} MiB; all elected after {:?} s; raw drops while idle {}; VIPs at the end {:?}",
                             system.name(),
                             f.cpu_ms_min,
                             f.master_cpu_ms_min,
                             f.rss,
                             f.pss,
-                            f.ready_after
+                            f.ready_after,
+                            f.drops_idle,
+                            f.at_end
                         ));
                         r.foot.push((system, f));
                     }

@@ -26,6 +26,10 @@ pub struct Reply {
 pub struct PingLog {
     /// Replies in arrival order.
     pub replies: Vec<Reply>,
+    /// Requests sent, from ping's summary (None while it runs).
+    pub transmitted: Option<u64>,
+    /// When we stopped it (epoch seconds; 0 while it runs).
+    pub t_stop: f64,
 }
 
 impl Ping {
@@ -60,11 +64,14 @@ impl Ping {
 
     /// Stop (SIGINT, bounded) and parse.
     pub fn stop(mut self) -> PingLog {
+        let t_stop = crate::watch::now();
         self.proc.signal("INT");
         if !self.proc.wait_exit(Duration::from_secs(3)) {
             self.proc.kill();
         }
-        parse(&self.proc.log_text())
+        let mut log = parse(&self.proc.log_text());
+        log.t_stop = t_stop;
+        log
     }
 }
 
@@ -92,7 +99,16 @@ pub fn parse(text: &str) -> PingLog {
             });
         }
     }
-    PingLog { replies }
+    let transmitted = text
+        .lines()
+        .find(|l| l.contains("packets transmitted"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok());
+    PingLog {
+        replies,
+        transmitted,
+        t_stop: 0.0,
+    }
 }
 
 /// One echo request as the plot shows it.
@@ -105,26 +121,54 @@ pub struct Sent {
 }
 
 impl PingLog {
-    /// Longest time between two consecutive replies, seconds.
-    pub fn max_gap(&self) -> f64 {
-        self.replies
-            .windows(2)
-            .map(|w| w[1].t - w[0].t)
-            .fold(0.0, f64::max)
+    /// Whether replies came back after the last fault: false when the longest gap runs to the
+    /// end of the observation (the client was cut off until we stopped).
+    pub fn resumed(&self) -> bool {
+        self.tail() < 0.15
     }
 
-    /// Requests lost between the first and the last reply (sequence numbers never answered).
+    /// Time from the last reply to the stop, seconds.
+    fn tail(&self) -> f64 {
+        match self.replies.last() {
+            Some(r) if self.t_stop > 0.0 => (self.t_stop - r.t).max(0.0),
+            _ => 0.0,
+        }
+    }
+
+    /// Longest time without replies, seconds: between two replies, or from the last reply to
+    /// the stop when replies never came back.
+    pub fn max_gap(&self) -> f64 {
+        let inner = self
+            .replies
+            .windows(2)
+            .map(|w| w[1].t - w[0].t)
+            .fold(0.0, f64::max);
+        if self.resumed() {
+            inner
+        } else {
+            inner.max(self.tail())
+        }
+    }
+
+    /// Requests never answered: ping's transmitted minus received when it printed its summary
+    /// (requests still in flight at the stop count too; we stop well after the last fault), else
+    /// the holes between the first and the last reply.
     pub fn lost(&self) -> u64 {
         let mut seqs: Vec<u64> = self.replies.iter().map(|r| r.seq).collect();
         seqs.sort_unstable();
         seqs.dedup();
-        match (seqs.first(), seqs.last()) {
+        let holes = match (seqs.first(), seqs.last()) {
             (Some(a), Some(b)) => (b - a + 1) - seqs.len() as u64,
             _ => 0,
+        };
+        match self.transmitted {
+            Some(t) => t.saturating_sub(seqs.len() as u64).max(holes),
+            None => holes,
         }
     }
 
-    /// Every request between the first and the last reply, with its send time.
+    /// Every request from the first reply on, with its send time (interpolated for lost ones,
+    /// extrapolated at the average spacing after the last reply).
     pub fn timeline(&self) -> Vec<Sent> {
         let mut by_seq: Vec<(u64, f64)> =
             self.replies.iter().map(|r| (r.seq, r.t - r.rtt)).collect();
@@ -146,8 +190,26 @@ impl PingLog {
                 });
             }
         }
-        if let Some(&(_, t)) = by_seq.last() {
-            out.push(Sent { t, answered: true });
+        if let (Some(&(s_first, t_first)), Some(&(s_last, t_last))) =
+            (by_seq.first(), by_seq.last())
+        {
+            out.push(Sent {
+                t: t_last,
+                answered: true,
+            });
+            let spacing = if s_last > s_first {
+                (t_last - t_first) / (s_last - s_first) as f64
+            } else {
+                0.01
+            };
+            let sent = self.transmitted.unwrap_or(s_last);
+            for s in s_last + 1..=sent {
+                let t = t_last + (s - s_last) as f64 * spacing;
+                if self.t_stop > 0.0 && t > self.t_stop {
+                    break;
+                }
+                out.push(Sent { t, answered: false });
+            }
         }
         out
     }

@@ -320,6 +320,56 @@ pub fn markdown(r: &Results) -> String {
             Unit::Count,
             "",
         ));
+        let third = |sys: System| -> (usize, usize, f64) {
+            let v: Vec<&crate::scenarios::NodeLoss> = r
+                .loss
+                .iter()
+                .filter(|(s, a, _)| *s == sys && *a == advert)
+                .map(|(_, _, x)| x)
+                .collect();
+            let t: Vec<f64> = v.iter().filter_map(|x| x.third).collect();
+            (t.len(), v.len(), t.iter().copied().fold(0.0, f64::max))
+        };
+        let (t3k, n3k, l3k) = third(k);
+        let (t3ka, n3ka, l3ka) = third(ka);
+        let longest = |t: usize, l: f64| {
+            if t > 0 {
+                format!(" (longest {})", fmt(l, Unit::Time))
+            } else {
+                String::new()
+            }
+        };
+        if n3k + n3ka > 0 {
+            rows.push(Row {
+                scenario: format!(
+                    "node loss, {an} adverts: runs in which node3 (190) took the VIP too"
+                ),
+                kube: format!("{t3k}/{n3k}{}", longest(t3k, l3k)),
+                keep: format!("{t3ka}/{n3ka}{}", longest(t3ka, l3ka)),
+                ratio: "–".into(),
+                note: format!(
+                    "node3's Master_Down_Interval is {} longer than node2's",
+                    fmt(master_down(advert, PRIOS[2]) - bound, Unit::Time)
+                ),
+            });
+        }
+        let cut = |sys: System| {
+            r.loss
+                .iter()
+                .filter(|(s, a, x)| *s == sys && *a == advert && !x.resumed)
+                .count()
+        };
+        if cut(k) + cut(ka) > 0 {
+            rows.push(Row {
+                scenario: format!(
+                    "node loss, {an} adverts: runs in which the client still got no reply 8 s after the takeover"
+                ),
+                kube: format!("{}/{n3k}", cut(k)),
+                keep: format!("{}/{n3ka}", cut(ka)),
+                ratio: "–".into(),
+                note: "its neighbour entry for the VIP pointed at a node that no longer held it; the gap above counts to the stop in those runs".into(),
+            });
+        }
         let spurious_k = r
             .loss
             .iter()
@@ -359,7 +409,7 @@ pub fn markdown(r: &Results) -> String {
             });
             if !met {
                 limits.push(format!(
-                    "Node loss at {an} adverts: the median takeover is {:.2} ms over the bound ({:.1}%); 2% of {} is {:.2} ms. The backup's timer fires in user space on a 2-core machine shared with builds and tests, so wake-up latency of the daemon (and, for the measurement, of the capture and netlink threads) adds directly; keepalived's median is {}.",
+                    "Node loss at {an} adverts: the median takeover is {:.2} ms over the bound ({:+.1}%), and 2% of {} is only {:.2} ms (keepalived's median: {}). The backup restarts its Master_Down timer when its driver task handles the advert (receive → listener task → channel → driver; src/agent/listener.rs, src/agent/driver.rs take `now` at that point), not at the kernel's receive time, and tokio's timers have millisecond granularity (a deadline is rounded up to the next millisecond), so the VIP lands 0–1 ms plus wake-up latency after the bound, on a 2-core machine shared with builds and tests. Starting the timer from the packet's kernel timestamp (SO_TIMESTAMPNS) and firing it with a sub-millisecond timer (timerfd) would remove most of it; the wire-to-wire row (node2's first advert) shows the same offset, so it is not the measurement.",
                     (m - bound) * 1000.0,
                     (m / bound - 1.0) * 100.0,
                     fmt(bound, Unit::Time),
@@ -406,6 +456,22 @@ pub fn markdown(r: &Results) -> String {
         Unit::Time,
         "negative: both held it briefly (make-before-break)",
     ));
+    let cut = |sys: System| {
+        r.handover
+            .iter()
+            .filter(|(s, x)| *s == sys && !x.resumed)
+            .count()
+    };
+    if cut(k) + cut(ka) > 0 {
+        rows.push(Row {
+            scenario: "planned handover: runs in which the client still got no reply 8 s later"
+                .into(),
+            kube: cut(k).to_string(),
+            keep: cut(ka).to_string(),
+            ratio: "–".into(),
+            note: "the gap above counts to the stop in those runs".into(),
+        });
+    }
     let lost_k = hk(|x| x.lost as f64);
     if let Some((m, _, hi)) = summary(&lost_k) {
         targets.push(Target {
@@ -576,13 +642,54 @@ pub fn markdown(r: &Results) -> String {
             Unit::Mib,
             "/proc/PID/smaps_rollup",
         ));
-        rows.push(row(
-            &format!("{label}: start → every VIP on node1"),
-            &f(k, |x| x.ready_after),
-            &f(ka, |x| x.ready_after),
-            Unit::Time,
-            "polled every 200 ms",
-        ));
+        let ready = |sys: System| -> String {
+            r.foot
+                .iter()
+                .filter(|(s, x)| *s == sys && x.instances == n)
+                .map(|(_, x)| {
+                    let t = match x.ready_after {
+                        Some(t) => fmt(t, Unit::Time),
+                        None => "not within 90 s".into(),
+                    };
+                    if x.others_max > 0 {
+                        format!(
+                            "{t} (meanwhile node2 and node3 held up to {} VIPs)",
+                            x.others_max
+                        )
+                    } else {
+                        t
+                    }
+                })
+                .next()
+                .unwrap_or_else(|| "not measured".into())
+        };
+        rows.push(Row {
+            scenario: format!("{label}: start → node1 holds every VIP, the others none"),
+            kube: ready(k),
+            keep: ready(ka),
+            ratio: "–".into(),
+            note: "address events".into(),
+        });
+        let health = |sys: System| -> String {
+            r.foot
+                .iter()
+                .filter(|(s, x)| *s == sys && x.instances == n)
+                .map(|(_, x)| {
+                    format!(
+                        "{} dropped; VIPs on node1/2/3 at the end {}/{}/{}",
+                        x.drops_idle, x.at_end[0], x.at_end[1], x.at_end[2]
+                    )
+                })
+                .next()
+                .unwrap_or_else(|| "not measured".into())
+        };
+        rows.push(Row {
+            scenario: format!("{label}: adverts dropped by the nodes' raw sockets while idle"),
+            kube: health(k),
+            keep: health(ka),
+            ratio: "–".into(),
+            note: "/proc/net/raw drops (receive buffer full)".into(),
+        });
         let (ck, cka) = (
             median(&f(k, |x| x.cpu_ms_min)),
             median(&f(ka, |x| x.cpu_ms_min)),
@@ -600,8 +707,10 @@ pub fn markdown(r: &Results) -> String {
             });
             if a > b {
                 limits.push(format!(
-                    "Idle CPU with {label}: kube-vrrp uses {:.1}× keepalived's CPU. Per advert kube-vrrp also refreshes the VIP's lifetime (one netlink request per instance per advert on the master) and runs a multi-threaded async runtime (wake-ups between threads); keepalived is one single-threaded event loop.",
-                    a / b.max(1e-9)
+                    "Idle CPU with {label}: kube-vrrp uses {:.1}× keepalived's CPU ({} against {}; these are a few milliseconds per minute). Besides sending or receiving the advert, `kube-vrrp run` re-reads its configuration file every second (src/run.rs), the master refreshes each VIP's kernel lifetime every second (src/agent/driver.rs `refresh_vips`, a netlink request per VIP), and each advert hops between tokio tasks (listener → driver) on a multi-threaded runtime; keepalived is one single-threaded event loop. An inotify watch instead of the 1 s poll and a current-thread runtime would be the first things to try.",
+                    a / b.max(1e-9),
+                    fmt(a, Unit::CpuMs),
+                    fmt(b, Unit::CpuMs)
                 ));
             }
         }
@@ -796,6 +905,13 @@ pub fn markdown(r: &Results) -> String {
     for l in &limits {
         let _ = writeln!(s, "- {l}");
     }
+    let obs = observations(r);
+    if !obs.is_empty() {
+        let _ = writeln!(s, "\n## Other observations from this run\n");
+        for o in &obs {
+            let _ = writeln!(s, "- {o}");
+        }
+    }
     let _ = writeln!(s, "\n## Failed or skipped repetitions\n");
     if r.failures.is_empty() {
         let _ = writeln!(s, "None.");
@@ -858,14 +974,23 @@ pub fn markdown(r: &Results) -> String {
     for (sys, x) in &r.foot {
         let _ = writeln!(
             s,
-            "footprint {:<10} {:>3} instances: CPU {:.2} ms/min per node (master {:.2}), RSS {:.2} MiB, PSS {:.2} MiB, elected after {:.2} s",
+            "footprint {:<10} {:>3} instances: CPU {:.2} ms/min per node (master {:.2}), RSS {:.2} MiB, PSS {:.2} MiB, elected after {:?} s, raw drops while idle {}, VIPs at the end {:?}",
             sys.name(),
             x.instances,
             x.cpu_ms_min,
             x.master_cpu_ms_min,
             x.rss,
             x.pss,
-            x.ready_after
+            x.ready_after,
+            x.drops_idle,
+            x.at_end
+        );
+        let _ = writeln!(
+            s,
+            "          {:<10} {:>3} instances: node2 + node3 held up to {} VIPs during the election",
+            sys.name(),
+            x.instances,
+            x.others_max
         );
     }
     if let Some(kr) = &r.k8s {
@@ -884,4 +1009,72 @@ pub fn markdown(r: &Results) -> String {
     }
     let _ = writeln!(s, "```\n\n</details>");
     s
+}
+
+/// Findings beyond the targets, from the data.
+fn observations(r: &Results) -> Vec<String> {
+    let mut out = Vec::new();
+    let k = System::KubeVrrp;
+    let kc: Vec<&crate::scenarios::Crash> = r
+        .crash
+        .iter()
+        .filter(|(s, _)| *s == k)
+        .map(|(_, x)| x)
+        .collect();
+    if !kc.is_empty() {
+        let two: Vec<f64> = kc.iter().map(|x| x.two_holders).collect();
+        let with = two.iter().filter(|&&t| t > 0.0).count();
+        if with > 0 {
+            out.push(format!(
+                "kill -9 with kube-vrrp: the dead agent's VIP outlives node2's takeover in {with} of {} runs, two holders for {} (median [min–max]): the lifetime ({:.0} s at 1 s adverts, refreshed every second) ends up to {:.2} s after node2's Master_Down_Interval ({:.3} s) from the last refresh, plus up to 1 s because the kernel checks lifetimes on whole seconds. A lifetime of 3 × advert rounded up, or the backup announcing again when it hears nothing, would shorten it; keepalived keeps two holders until someone removes the VIP.",
+                kc.len(),
+                cell(&two, Unit::Time),
+                lifetime(1000),
+                lifetime(1000) - master_down(1000, PRIOS[1]),
+                master_down(1000, PRIOS[1])
+            ));
+        }
+    }
+    for advert in [1000u32, 100, 10] {
+        for sys in System::BOTH {
+            let v: Vec<&crate::scenarios::NodeLoss> = r
+                .loss
+                .iter()
+                .filter(|(s, a, _)| *s == sys && *a == advert)
+                .map(|(_, _, x)| x)
+                .collect();
+            let third = v.iter().filter(|x| x.third.is_some()).count();
+            let bound = master_down(advert, PRIOS[1]);
+            let long: Vec<f64> = v
+                .iter()
+                .filter(|x| x.gap > bound + 1.0)
+                .map(|x| x.gap)
+                .collect();
+            if third > 0 || !long.is_empty() {
+                out.push(format!(
+                    "Node loss at {} adverts, {}: node3 (190) took the VIP as well in {third} of {} runs (its Master_Down_Interval is only {} longer than node2's); in {} run(s) the client was then cut off for {} because node3's gratuitous ARPs reached it after node2's and node3 gave the VIP back, until the next announcement burst 5 s later. A master that hears a lower-priority master could announce again at once (keepalived has `garp_lower_prio_repeat` for this).",
+                    advert_name(advert),
+                    sys.name(),
+                    v.len(),
+                    fmt(master_down(advert, PRIOS[2]) - bound, Unit::Time),
+                    long.len(),
+                    if long.is_empty() { "–".to_string() } else { cell(&long, Unit::Time) }
+                ));
+            }
+        }
+    }
+    for (sys, f) in r.foot.iter().filter(|(_, f)| f.instances > 1) {
+        if f.others_max > 0 || f.ready_after.is_none_or(|t| t > 10.0) {
+            out.push(format!(
+                "{} with {} instances per node: node1 held every VIP alone only after {}; meanwhile node2 and node3 held up to {} VIPs, the VIPs moving back and forth; the cause was not investigated here.",
+                sys.name(),
+                f.instances,
+                f.ready_after
+                    .map(|t| fmt(t, Unit::Time))
+                    .unwrap_or_else(|| "more than 90 s".into()),
+                f.others_max
+            ));
+        }
+    }
+    out
 }

@@ -249,8 +249,23 @@ fn helm_install_upgrade_and_uninstall_on_a_real_api_server() {
         grants(find(&objects, "ClusterRole", "kube-vrrp")),
         set(CLUSTER_GRANTS)
     );
-    // The CRD came with the chart: VirtualIPs are served.
-    api.kubectl_ok(&bed, &["get", "vip"]);
+    // The CRD came with the chart: VirtualIPs are served (once it is established).
+    api.kubectl_ok(
+        &bed,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/virtualips.kubevrrp.io",
+        ],
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), Duration::from_millis(500), || api
+            .kubectl(&bed, &["get", "vip"])
+            .status
+            .success()),
+        "VirtualIPs are not served after the chart installed the CRD"
+    );
 
     // Upgrade with changed values: the DaemonSet changes.
     let generation = ds["metadata"]["generation"].as_i64().expect("generation");

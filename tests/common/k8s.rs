@@ -93,6 +93,8 @@ impl ApiServer {
             "--kubeconfig".into(),
             self.kubeconfig().to_str().expect("utf-8").into(),
             "--request-timeout=10s".into(),
+            // Discovery cached per bed: API servers of other tests share this address.
+            format!("--cache-dir={}", self.dir.join("kubectl-cache").display()),
         ];
         full.extend(args.iter().map(|a| a.to_string()));
         let refs: Vec<&str> = full.iter().map(String::as_str).collect();
@@ -316,6 +318,7 @@ impl ApiServer {
             "--kubeconfig".into(),
             kubeconfig.to_str().expect("utf-8").into(),
             "--request-timeout=10s".into(),
+            format!("--cache-dir={}", self.dir.join("kubectl-cache").display()),
         ];
         full.extend(args.iter().map(|a| a.to_string()));
         let refs: Vec<&str> = full.iter().map(String::as_str).collect();

@@ -29,6 +29,8 @@ pub struct Opts {
     pub out: PathBuf,
     /// Stop starting new repetitions after this long.
     pub budget: Duration,
+    /// The systems to run (both unless --systems says otherwise).
+    pub systems: Vec<System>,
 }
 
 impl Opts {
@@ -43,6 +45,7 @@ impl Opts {
             only: Vec::new(),
             out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs"),
             budget: Duration::from_secs(17 * 60),
+            systems: System::BOTH.to_vec(),
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
         let mut i = 0;
@@ -64,9 +67,15 @@ impl Opts {
                 "--budget" => o.budget = Duration::from_secs_f64(num()),
                 "--only" => o.only = val.split(',').map(str::to_string).collect(),
                 "--out" => o.out = PathBuf::from(&val),
+                "--systems" => {
+                    o.systems = System::BOTH
+                        .into_iter()
+                        .filter(|s| val.split(',').any(|v| v == s.name()))
+                        .collect()
+                }
                 "-h" | "--help" => {
                     println!(
-                        "bench [--reps N] [--crash-reps-keepalived N] [--crash-window S] [--idle S] [--steady S] [--k8s-reps N] [--budget S] [--only loss1s,loss100ms,loss10ms,handover,crash,footprint,k8s] [--out DIR]"
+                        "bench [--reps N] [--crash-reps-keepalived N] [--crash-window S] [--idle S] [--steady S] [--k8s-reps N] [--budget S] [--only loss1s,loss100ms,loss10ms,handover,crash,footprint,k8s] [--systems kube-vrrp,keepalived] [--out DIR]"
                     );
                     std::process::exit(0)
                 }
@@ -174,7 +183,7 @@ pub fn main() {
                 ));
                 break;
             }
-            for system in System::BOTH {
+            for system in opts.systems.clone() {
                 match attempt(|| scenarios::node_loss(system, advert, &order(rep))) {
                     Ok(x) => {
                         let third = x
@@ -226,7 +235,7 @@ pub fn main() {
                 ));
                 break;
             }
-            for system in System::BOTH {
+            for system in opts.systems.clone() {
                 match attempt(|| scenarios::handover(system, 1000, &order(rep))) {
                     Ok(x) => {
                         log(&format!(
@@ -267,7 +276,7 @@ pub fn main() {
                 ));
                 break;
             }
-            for system in System::BOTH {
+            for system in opts.systems.clone() {
                 if system == System::Keepalived && rep >= opts.crash_reps_keepalived {
                     continue;
                 }
@@ -298,23 +307,44 @@ pub fn main() {
         }
     }
     if opts.wants("footprint") {
-        for n in [1usize, 255] {
+        // One instance: both systems side by side (same background). 255 instances: one system
+        // at a time, so that one's busy election cannot disturb the other's.
+        let mut runs: Vec<(usize, Vec<System>)> = vec![(1, opts.systems.clone())];
+        for &sys in opts.systems.iter().rev() {
+            runs.push((255, vec![sys]));
+        }
+        for (n, systems) in runs {
             if over() {
                 r.failures
                     .push(format!("footprint {n}: budget spent, not measured"));
                 continue;
             }
-            r.load
-                .push((format!("footprint, {n} instances"), loadavg()));
+            r.load.push((
+                format!(
+                    "footprint, {n} instance(s), {}",
+                    systems
+                        .iter()
+                        .map(|s| s.name())
+                        .collect::<Vec<_>>()
+                        .join(" + ")
+                ),
+                loadavg(),
+            ));
             log(&format!(
-                "footprint: {n} instance(s) per node, both systems side by side, {} s idle",
+                "footprint: {n} instance(s) per node, {}, {} s idle",
+                systems
+                    .iter()
+                    .map(|s| s.name())
+                    .collect::<Vec<_>>()
+                    .join(" and "),
                 opts.idle
             ));
-            let results = match std::panic::catch_unwind(|| scenarios::footprint(n, opts.idle)) {
-                Ok(v) => v,
-                Err(_) => vec![Err("panic".to_string()), Err("panic".to_string())],
-            };
-            for (system, res) in System::BOTH.into_iter().zip(results) {
+            let results =
+                match std::panic::catch_unwind(|| scenarios::footprint(n, opts.idle, &systems)) {
+                    Ok(v) => v,
+                    Err(_) => vec![Err("panic".to_string()); systems.len()],
+                };
+            for (system, res) in systems.iter().copied().zip(results) {
                 match res {
                     Ok(f) => {
                         log(&format!(

@@ -449,13 +449,15 @@ pub fn markdown(r: &Results) -> String {
             fmt(f64::from(256 - u32::from(PRIOS[1])) / 256.0, Unit::Time)
         ),
     ));
-    rows.push(row(
+    let mut vip_gap = row(
         "planned handover: VIP on node2 − VIP off node1",
         &hk(|x| x.vip_gap),
         &hka(|x| x.vip_gap),
         Unit::Time,
         "negative: both held it briefly (make-before-break)",
-    ));
+    );
+    vip_gap.ratio = "–".into();
+    rows.push(vip_gap);
     let cut = |sys: System| {
         r.handover
             .iter()
@@ -707,7 +709,7 @@ pub fn markdown(r: &Results) -> String {
             });
             if a > b {
                 limits.push(format!(
-                    "Idle CPU with {label}: kube-vrrp uses {:.1}× keepalived's CPU ({} against {}; these are a few milliseconds per minute). Besides sending or receiving the advert, `kube-vrrp run` re-reads its configuration file every second (src/run.rs), the master refreshes each VIP's kernel lifetime every second (src/agent/driver.rs `refresh_vips`, a netlink request per VIP), and each advert hops between tokio tasks (listener → driver) on a multi-threaded runtime; keepalived is one single-threaded event loop. An inotify watch instead of the 1 s poll and a current-thread runtime would be the first things to try.",
+                    "Idle CPU with {label}: kube-vrrp uses {:.1}× keepalived's CPU ({} against {}). Besides sending or receiving the advert, `kube-vrrp run` re-reads its configuration file every second (src/run.rs), the master refreshes each VIP's kernel lifetime every second (src/agent/driver.rs `refresh_vips`, a netlink request per VIP), and each advert hops between tokio tasks (listener → driver); keepalived is a plain event loop. An inotify watch instead of the 1 s poll would be the first thing to try.",
                     a / b.max(1e-9),
                     fmt(a, Unit::CpuMs),
                     fmt(b, Unit::CpuMs)
@@ -865,7 +867,7 @@ pub fn markdown(r: &Results) -> String {
 - Node loss: `ip link set eth0 down` in node1's namespace; takeover = node1's last advert on the bridge → the VIP added on node2. Bound = RFC 5798 Master_Down_Interval of node2 = 3 × advert + (256 − 200)/256 × advert.\n\
 - Planned handover: SIGTERM to node1's daemon (keepalived: the parent, which stops its VRRP child).\n\
 - kill -9: SIGKILL to node1's daemon (keepalived: parent and VRRP child), link up; watched for {:.0} s.\n\
-- Footprint: both systems side by side in two beds (same background load), {:.0} s idle after the election and the GARP bursts; CPU = run time of every thread (/proc/PID/task/*/schedstat; utime+stime from /proc/PID/stat when threads came or went), RSS from /proc/PID/status, PSS from /proc/PID/smaps_rollup; keepalived counts its parent and VRRP child. 255 instances: vrids 1–255, VIPs 198.51.100.128–254 and 203.0.113.1–128.\n\
+- Footprint: 1 instance: both systems side by side in two beds (same background load); 255 instances: keepalived, then kube-vrrp, each alone. {:.0} s idle, measured from 6 s after node1 held every VIP alone (or after 90 s); CPU = run time of every thread (/proc/PID/task/*/schedstat; utime+stime from /proc/PID/stat when threads came or went), RSS from /proc/PID/status, PSS from /proc/PID/smaps_rollup; keepalived counts its parent and VRRP child. 255 instances: vrids 1–255, VIPs 198.51.100.128–254 and 203.0.113.1–128.\n\
 - API server: hack/apiserver as a control-plane host on the bridge (198.51.100.5), three `kube-vrrp agent`s, kubectl through `ip netns exec`; each apply is a new VirtualIP while the agents run; steady-state writes = change of `kube_vrrp_api_writes_total` summed over the nodes, and every VirtualIP's resourceVersion before and after.",
         r.crash_window, r.idle
     );
@@ -1026,7 +1028,7 @@ fn observations(r: &Results) -> Vec<String> {
         let with = two.iter().filter(|&&t| t > 0.0).count();
         if with > 0 {
             out.push(format!(
-                "kill -9 with kube-vrrp: the dead agent's VIP outlives node2's takeover in {with} of {} runs, two holders for {} (median [min–max]): the lifetime ({:.0} s at 1 s adverts, refreshed every second) ends up to {:.2} s after node2's Master_Down_Interval ({:.3} s) from the last refresh, plus up to 1 s because the kernel checks lifetimes on whole seconds. A lifetime of 3 × advert rounded up, or the backup announcing again when it hears nothing, would shorten it; keepalived keeps two holders until someone removes the VIP.",
+                "kill -9 with kube-vrrp: the dead agent's VIP outlives node2's takeover in {with} of {} runs, two holders for {} (median [min–max]): the lifetime ({:.0} s at 1 s adverts, refreshed every second) ends up to {:.2} s after node2's Master_Down_Interval ({:.3} s) from the last refresh, plus up to 1 s because the kernel checks lifetimes on whole seconds. The dead agent's kernel still answers for the VIP meanwhile, and node2's gratuitous ARPs move the clients; a lifetime below the Master_Down_Interval would instead leave the VIP nowhere for a moment. keepalived keeps two holders until someone removes the VIP.",
                 kc.len(),
                 cell(&two, Unit::Time),
                 lifetime(1000),
@@ -1051,28 +1053,38 @@ fn observations(r: &Results) -> Vec<String> {
                 .map(|x| x.gap)
                 .collect();
             if third > 0 || !long.is_empty() {
-                out.push(format!(
-                    "Node loss at {} adverts, {}: node3 (190) took the VIP as well in {third} of {} runs (its Master_Down_Interval is only {} longer than node2's); in {} run(s) the client was then cut off for {} because node3's gratuitous ARPs reached it after node2's and node3 gave the VIP back, until the next announcement burst 5 s later. A master that hears a lower-priority master could announce again at once (keepalived has `garp_lower_prio_repeat` for this).",
+                let mut text = format!(
+                    "Node loss at {} adverts, {}: node3 (190) took the VIP as well in {third} of {} runs (its Master_Down_Interval is only {} longer than node2's).",
                     advert_name(advert),
                     sys.name(),
                     v.len(),
                     fmt(master_down(advert, PRIOS[2]) - bound, Unit::Time),
-                    long.len(),
-                    if long.is_empty() { "–".to_string() } else { cell(&long, Unit::Time) }
-                ));
+                );
+                if !long.is_empty() {
+                    text.push_str(&format!(
+                        " In {} run(s) the client was then cut off for {}: node3's gratuitous ARPs reached it after node2's and node3 gave the VIP back, so it kept sending to node3 until node2's next announcement burst 5 s later. The cure is for the winner to announce again when it hears the other master: keepalived can do it with `higher_prio_send_advert` (off by default; the loser sends one last advert before stepping down) and `garp_lower_prio_repeat` (the winner then re-sends its gratuitous ARPs); both systems ran with their defaults here.",
+                        long.len(),
+                        cell(&long, Unit::Time)
+                    ));
+                }
+                out.push(text);
             }
         }
     }
     for (sys, f) in r.foot.iter().filter(|(_, f)| f.instances > 1) {
         if f.others_max > 0 || f.ready_after.is_none_or(|t| t > 10.0) {
             out.push(format!(
-                "{} with {} instances per node: node1 held every VIP alone only after {}; meanwhile node2 and node3 held up to {} VIPs, the VIPs moving back and forth; the cause was not investigated here.",
+                "{} with {} instances per node: node1 held every VIP alone only after {}; meanwhile node2 and node3 held up to {} VIPs, the VIPs moving back and forth; at the end of the idle period node1/node2/node3 held {}/{}/{}, and the nodes' raw sockets had dropped {} adverts during it (receive buffer full: keepalived sizes it with `vrrp_rx_bufs_policy`/`vrrp_rx_bufs_multiplier`, left at their defaults here; kube-vrrp asks for 1 MiB). The idle CPU and memory figures of that row are then not those of an idle steady state.",
                 sys.name(),
                 f.instances,
                 f.ready_after
                     .map(|t| fmt(t, Unit::Time))
                     .unwrap_or_else(|| "more than 90 s".into()),
-                f.others_max
+                f.others_max,
+                f.at_end[0],
+                f.at_end[1],
+                f.at_end[2],
+                f.drops_idle
             ));
         }
     }

@@ -498,10 +498,11 @@ fn holder_counts(events: &[watch::AddrEvent], vips: &HashSet<String>) -> [usize;
     counts
 }
 
-/// Packets dropped by the raw sockets of a node (last column of /proc/net/raw).
-fn raw_drops(bed: &Bed, node: usize) -> u64 {
-    let out = bed.exec(&bed.nodes[node].ns, &["cat", "/proc/net/raw"]);
-    String::from_utf8_lossy(&out.stdout)
+/// Packets dropped by the raw sockets in the network namespace of process `pid` (last column
+/// of /proc/PID/net/raw).
+fn raw_drops(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/net/raw"))
+        .unwrap_or_default()
         .lines()
         .skip(1)
         .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
@@ -524,14 +525,14 @@ fn addr_count(bed: &Bed, node: usize, vips: &HashSet<String>) -> usize {
         .count()
 }
 
-/// Both systems side by side (two beds at once, so they share the same background), `n`
-/// instances per node at 1 s adverts, idle for `idle` seconds.
-pub fn footprint(n: usize, idle: f64) -> Vec<Result<Footprint, Fail>> {
+/// Idle footprint of `systems`, each in its own bed, all at once (the same background), `n`
+/// instances per node at 1 s adverts, idle for `idle` seconds after the election.
+pub fn footprint(n: usize, idle: f64, systems: &[System]) -> Vec<Result<Footprint, Fail>> {
     let routers = sys::routers(n, 1000);
     let vips: HashSet<String> = routers.iter().map(|r| r.vip.clone()).collect();
     let mut beds = Vec::new();
     let mut watches = Vec::new();
-    for system in System::BOTH {
+    for &system in systems {
         let bed = Bed::new(3);
         let nss: Vec<String> = bed.nodes.iter().map(|n| n.ns.clone()).collect();
         watches.push(Watch::start(&nss, &bed.switch).ok());
@@ -572,25 +573,27 @@ pub fn footprint(n: usize, idle: f64) -> Vec<Result<Footprint, Fail>> {
         .iter()
         .map(|(_, _, procs, _)| procs.iter().map(sys::pids).collect())
         .collect();
+    // Drop counters first: reading them must not fall inside the CPU interval.
+    let drops = |pids: &[Vec<u32>]| -> u64 { pids.iter().map(|p| raw_drops(p[0])).sum() };
+    let drops0: Vec<u64> = pids.iter().map(|p| drops(p)).collect();
+    let ta = Instant::now();
     let before: Vec<Vec<sys::CpuSample>> = pids
         .iter()
         .map(|nodes| nodes.iter().map(|p| sys::cpu(p)).collect())
         .collect();
-    let drops = |bed: &Bed| -> u64 { (0..3).map(|n| raw_drops(bed, n)).sum() };
-    let drops0: Vec<u64> = beds.iter().map(|b| drops(&b.1)).collect();
-    let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs_f64(idle));
-    let secs = t0.elapsed().as_secs_f64();
     let after: Vec<Vec<sys::CpuSample>> = pids
         .iter()
         .map(|nodes| nodes.iter().map(|p| sys::cpu(p)).collect())
         .collect();
+    let secs = ta.elapsed().as_secs_f64();
+    let drops1: Vec<u64> = pids.iter().map(|p| drops(p)).collect();
     let mut out = Vec::new();
     for (i, (system, bed, procs, _)) in beds.iter_mut().enumerate() {
         let alive = procs
             .iter_mut()
             .all(|p| matches!(p.child.try_wait(), Ok(None)));
-        let drops_idle = drops(bed).saturating_sub(drops0[i]);
+        let drops_idle = drops1[i].saturating_sub(drops0[i]);
         let at_end = [0, 1, 2].map(|node| addr_count(bed, node, &vips));
         let result = match ready[i] {
             _ if !alive => Err(format!("{}: a daemon exited", system.name())),

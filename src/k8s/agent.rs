@@ -249,7 +249,7 @@ async fn watch_virtual_ips(
     masters: watch::Sender<k8s_status::Masters>,
 ) {
     let mut stream = watcher::watcher(api, watcher::Config::default().timeout(WATCH_TIMEOUT_SECS))
-        .default_backoff()
+        .backoff(QuickBackoff::default())
         .boxed();
     let mut relist: Option<BTreeMap<String, ViewedVip>> = None;
     while let Some(event) = stream.next().await {
@@ -329,7 +329,7 @@ async fn watch_node(api: Api<Node>, node: String, shared: Arc<Mutex<Shared>>, no
         .timeout(WATCH_TIMEOUT_SECS)
         .fields(&format!("metadata.name={node}"));
     let mut stream = watcher::watcher(api, config)
-        .default_backoff()
+        .backoff(QuickBackoff::default())
         .applied_objects()
         .boxed();
     while let Some(event) = stream.next().await {
@@ -349,7 +349,9 @@ async fn watch_pods(api: Api<Pod>, node: String, tx: watch::Sender<PodsView>) {
     let config = watcher::Config::default()
         .timeout(WATCH_TIMEOUT_SECS)
         .fields(&format!("spec.nodeName={node}"));
-    let mut stream = watcher::watcher(api, config).default_backoff().boxed();
+    let mut stream = watcher::watcher(api, config)
+        .backoff(QuickBackoff::default())
+        .boxed();
     let mut pods = PodsView::new();
     let mut relist: Option<PodsView> = None;
     while let Some(event) = stream.next().await {
@@ -399,4 +401,36 @@ fn pod_facts(p: &Pod) -> Option<(String, PodFacts)> {
         ready,
     };
     Some((format!("{namespace}/{name}"), facts))
+}
+
+/// Retry a failed watch after 0.2 s, doubling up to 2 s: after an outage the agent sees the
+/// cluster again within two seconds (kube's default backoff waits up to 30 s, long enough for
+/// `status.master` to stay wrong that long). Reset after every success.
+#[derive(Clone, Debug)]
+struct QuickBackoff {
+    next: Duration,
+}
+
+impl Default for QuickBackoff {
+    fn default() -> Self {
+        QuickBackoff {
+            next: Duration::from_millis(200),
+        }
+    }
+}
+
+impl Iterator for QuickBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let now = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(2));
+        Some(now)
+    }
+}
+
+impl kube::runtime::utils::Backoff for QuickBackoff {
+    fn reset(&mut self) {
+        *self = QuickBackoff::default();
+    }
 }

@@ -195,6 +195,11 @@ pub fn main() {
                         } else {
                             "; NO REPLY 8 s after the takeover"
                         };
+                        let cut = if x.spurious {
+                            format!("{cut}; a backup took the VIP while node1 still advertised")
+                        } else {
+                            cut.to_string()
+                        };
                         log(&format!(
                             "node loss {advert} ms {} #{rep}: election {:.3} s{}, takeover {:.1} ms after the last advert ({:.1} ms after link down), client gap {:.1} ms, {} lost{third}{cut}",
                             system.name(),
@@ -307,12 +312,11 @@ pub fn main() {
         }
     }
     if opts.wants("footprint") {
-        // One instance: both systems side by side (same background). 255 instances: one system
-        // at a time, so that one's busy election cannot disturb the other's.
-        let mut runs: Vec<(usize, Vec<System>)> = vec![(1, opts.systems.clone())];
-        for &sys in opts.systems.iter().rev() {
-            runs.push((255, vec![sys]));
-        }
+        // Both systems side by side, each started once the previous one's election settled.
+        let runs: Vec<(usize, Vec<System>)> = vec![
+            (1, opts.systems.clone()),
+            (255, opts.systems.iter().rev().copied().collect()),
+        ];
         for (n, systems) in runs {
             if over() {
                 r.failures

@@ -383,12 +383,12 @@ pub fn markdown(r: &Results) -> String {
         if spurious_k + spurious_ka > 0 {
             rows.push(Row {
                 scenario: format!(
-                    "{an} adverts: runs in which a backup took the VIP from a healthy master"
+                    "node loss, {an} adverts: runs in which a backup took the VIP while node1 still advertised"
                 ),
                 kube: spurious_k.to_string(),
                 keep: spurious_ka.to_string(),
                 ratio: "–".into(),
-                note: "between the election and the fault".into(),
+                note: "between the election and the fault; left out of the takeover rows".into(),
             });
         }
         if let Some((m, _, hi)) = summary(&tk) {
@@ -867,7 +867,7 @@ pub fn markdown(r: &Results) -> String {
 - Node loss: `ip link set eth0 down` in node1's namespace; takeover = node1's last advert on the bridge → the VIP added on node2. Bound = RFC 5798 Master_Down_Interval of node2 = 3 × advert + (256 − 200)/256 × advert.\n\
 - Planned handover: SIGTERM to node1's daemon (keepalived: the parent, which stops its VRRP child).\n\
 - kill -9: SIGKILL to node1's daemon (keepalived: parent and VRRP child), link up; watched for {:.0} s.\n\
-- Footprint: 1 instance: both systems side by side in two beds (same background load); 255 instances: keepalived, then kube-vrrp, each alone. {:.0} s idle, measured from 6 s after node1 held every VIP alone (or after 90 s); CPU = run time of every thread (/proc/PID/task/*/schedstat; utime+stime from /proc/PID/stat when threads came or went), RSS from /proc/PID/status, PSS from /proc/PID/smaps_rollup; keepalived counts its parent and VRRP child. 255 instances: vrids 1–255, VIPs 198.51.100.128–254 and 203.0.113.1–128.\n\
+- Footprint: both systems side by side in two beds, measured over the same {:.0} s (same background load); the second system is started only once the first one's election has settled (node1 holds every VIP alone, or 90 s passed; keepalived first with 255 instances), and the idle period starts 6 s after the last election; CPU = run time of every thread (/proc/PID/task/*/schedstat; utime+stime from /proc/PID/stat when threads came or went), RSS from /proc/PID/status, PSS from /proc/PID/smaps_rollup; keepalived counts its parent and VRRP child. 255 instances: vrids 1–255, VIPs 198.51.100.128–254 and 203.0.113.1–128.\n\
 - API server: hack/apiserver as a control-plane host on the bridge (198.51.100.5), three `kube-vrrp agent`s, kubectl through `ip netns exec`; each apply is a new VirtualIP while the agents run; steady-state writes = change of `kube_vrrp_api_writes_total` summed over the nodes, and every VirtualIP's resourceVersion before and after.",
         r.crash_window, r.idle
     );
@@ -1073,19 +1073,26 @@ fn observations(r: &Results) -> Vec<String> {
     }
     for (sys, f) in r.foot.iter().filter(|(_, f)| f.instances > 1) {
         if f.others_max > 0 || f.ready_after.is_none_or(|t| t > 10.0) {
-            out.push(format!(
-                "{} with {} instances per node: node1 held every VIP alone only after {}; meanwhile node2 and node3 held up to {} VIPs, the VIPs moving back and forth; at the end of the idle period node1/node2/node3 held {}/{}/{}, and the nodes' raw sockets had dropped {} adverts during it (receive buffer full: keepalived sizes it with `vrrp_rx_bufs_policy`/`vrrp_rx_bufs_multiplier`, left at their defaults here; kube-vrrp asks for 1 MiB). The idle CPU and memory figures of that row are then not those of an idle steady state.",
+            let mut text = format!(
+                "{} with {} instances per node: node1 held every VIP alone only after {}; meanwhile node2 and node3 held up to {} VIPs, the VIPs moving back and forth.",
                 sys.name(),
                 f.instances,
                 f.ready_after
                     .map(|t| fmt(t, Unit::Time))
                     .unwrap_or_else(|| "more than 90 s".into()),
-                f.others_max,
-                f.at_end[0],
-                f.at_end[1],
-                f.at_end[2],
-                f.drops_idle
-            ));
+                f.others_max
+            );
+            if f.at_end != [f.instances, 0, 0] || f.drops_idle > 0 {
+                text.push_str(&format!(
+                    " At the end of the idle period node1/node2/node3 held {}/{}/{}, and the nodes' raw sockets had dropped {} adverts during it (receive buffer full: keepalived sizes it with `vrrp_rx_bufs_policy`/`vrrp_rx_bufs_multiplier`, left at their defaults here; kube-vrrp asks for 1 MiB). Its idle CPU and memory figures are then not those of an idle steady state.",
+                    f.at_end[0], f.at_end[1], f.at_end[2], f.drops_idle
+                ));
+            } else if f.ready_after.is_none() {
+                text.push_str(
+                    " It had settled by the end of the idle period (every VIP on node1, no advert dropped), but the idle period may have begun before it settled.",
+                );
+            }
+            out.push(text);
         }
     }
     out

@@ -457,3 +457,71 @@ fn thirty_percent_loss_keeps_the_master() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(bed.holders(VIP4), vec!["node1"]);
 }
+
+#[test]
+fn a_transient_second_master_is_announced_away() {
+    // Another router claims the VIP (a gratuitous ARP with its own MAC, as a transient second
+    // master sends) and advertises a lower priority: the real master announces itself again,
+    // so the client's neighbour entry points back at it.
+    use std::os::fd::AsRawFd;
+    let l = lab();
+    let bed = &l.bed;
+    assert!(
+        bed.exec(&bed.client.ns, &["ping", "-c", "2", "-i", "0.2", VIP4])
+            .status
+            .success()
+    );
+    let node1_mac = bed.mac(&bed.nodes[0]);
+    let fake_mac = [0x02, 0, 0, 0, 0, 0x66];
+    let ns = l.attacker.ns.clone();
+    let index = {
+        let out = bed.exec(&ns, &["cat", "/sys/class/net/eth0/ifindex"]);
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<u32>()
+            .expect("ifindex")
+    };
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(format!("/run/netns/{ns}")).expect("namespace");
+        // SAFETY: setns on this thread only.
+        assert_eq!(
+            unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) },
+            0
+        );
+        let sender = kube_vrrp::net::announce::FrameSender::open(index).expect("packet socket");
+        let frame = kube_vrrp::net::announce::gratuitous_arp(
+            &fake_mac,
+            "198.51.100.100".parse().expect("ip"),
+        );
+        for _ in 0..3 {
+            sender.send(&frame).expect("send");
+        }
+    })
+    .join()
+    .expect("thread");
+    let neighbour = |bed: &Bed| {
+        let out = bed.exec(&bed.client.ns, &["ip", "neigh", "show", VIP4]);
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert!(
+        wait_until(Duration::from_secs(2), Duration::from_millis(20), || {
+            neighbour(bed).contains("02:00:00:00:00:66")
+        }),
+        "the poisoning reached the client: {}",
+        neighbour(bed)
+    );
+    inject::send(
+        &l.attacker.ns,
+        vec![crafted(255, ATTACKER, GROUP, v3(1, 51, &[VIP4]))],
+        3,
+        10,
+    );
+    assert!(
+        wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+            neighbour(bed).contains(&node1_mac)
+        }),
+        "the master re-announced itself: {}",
+        neighbour(bed)
+    );
+    assert_eq!(bed.holders(VIP4), vec!["node1"]);
+}

@@ -76,6 +76,7 @@ struct Driver {
     last_refresh: Option<Instant>,
     announce_at: Option<Instant>,
     second_burst_pending: bool,
+    last_reannounce: Option<Instant>,
     stopped: bool,
 }
 
@@ -101,6 +102,7 @@ pub async fn run(
         last_refresh: None,
         announce_at: None,
         second_burst_pending: false,
+        last_reannounce: None,
         stopped: false,
     };
     d.publish_config();
@@ -292,6 +294,18 @@ impl Driver {
                     self.announce_at = Some(Instant::now());
                     self.announce_burst();
                 }
+                Action::Reannounce => {
+                    // At most one extra burst a second: a flood of lower-priority adverts must
+                    // not turn into a flood of announcements.
+                    if self.holding
+                        && self
+                            .last_reannounce
+                            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+                    {
+                        self.last_reannounce = Some(Instant::now());
+                        self.send_frames();
+                    }
+                }
                 Action::StateChanged { from, to, reason } => {
                     tracing::info!(
                         vip = self.name(), vrid = self.cfg.instance.vrid, interface = %self.cfg.interface,
@@ -390,6 +404,12 @@ impl Driver {
 
     /// Send one burst of announcements and schedule the next one, if any.
     fn announce_burst(&mut self) {
+        self.send_frames();
+        self.schedule_next_burst();
+    }
+
+    /// One burst: `repeat` announcements of every VIP.
+    fn send_frames(&mut self) {
         for _ in 0..self.cfg.announce.repeat.max(1) {
             for vip in &self.cfg.vips {
                 if let Err(e) = self.host.frames.send(&frame_for(&self.link.mac, vip.addr)) {
@@ -406,6 +426,10 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// After a burst: the second one after `delay`, then every `refresh`, if set.
+    fn schedule_next_burst(&mut self) {
         let a = &self.cfg.announce;
         self.announce_at = if self.second_burst_pending {
             self.second_burst_pending = false;

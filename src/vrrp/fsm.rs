@@ -98,6 +98,9 @@ pub enum Action {
     RemoveVips,
     /// Gratuitous ARP / unsolicited neighbour advertisement for every virtual address.
     Announce,
+    /// Announce again after hearing a lower-priority master (one burst, rate-limited by the
+    /// driver).
+    Reannounce,
     /// The state changed.
     StateChanged {
         /// Old state.
@@ -122,6 +125,7 @@ impl fmt::Display for Action {
             Action::AddVips => f.write_str("add_vips"),
             Action::RemoveVips => f.write_str("remove_vips"),
             Action::Announce => f.write_str("announce"),
+            Action::Reannounce => f.write_str("reannounce"),
             Action::StateChanged { from, to, reason } => write!(f, "state {from}->{to} {reason}"),
             Action::Stopped => f.write_str("stopped"),
         }
@@ -350,6 +354,11 @@ impl Instance {
             };
             self.become_backup(now, interval, TransitionReason::HigherPriorityMaster);
             self.master = Some(src);
+        } else {
+            // Another router thinks it is master (a transient second master, or one that just
+            // started): it may have announced itself to the LAN. Announce again so neighbours
+            // point back at us (keepalived's garp_lower_prio_repeat). The driver rate-limits.
+            self.actions.push_back(Action::Reannounce);
         }
     }
 

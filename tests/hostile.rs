@@ -95,13 +95,7 @@ fn v3(priority: u8, vrid: u8, addresses: &[&str]) -> Vec<u8> {
 
 /// A labelled sample from an agent's /metrics (0 when absent).
 fn metric(bed: &Bed, node: &Host, sample: &str) -> u64 {
-    let out = bed.exec(&node.ns, &["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9650; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; timeout 3 cat <&3"]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find(|l| l.starts_with(sample))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse::<f64>().ok())
-        .map_or(0, |v| v as u64)
+    metric_value(bed, node, sample).unwrap_or(0)
 }
 
 fn discards(bed: &Bed, node: &Host, reason: &str) -> u64 {

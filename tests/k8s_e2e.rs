@@ -393,13 +393,7 @@ fn a_steady_state_makes_no_api_writes() {
 
 /// Read one unlabelled metric from an agent.
 fn metric(bed: &Bed, node: &Host, name: &str) -> u64 {
-    let out = bed.exec(&node.ns, &["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9650; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; timeout 3 cat <&3"]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find(|l| l.starts_with(name) && !l.starts_with('#'))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse::<f64>().ok())
-        .map(|v| v as u64)
+    metric_value(bed, node, name)
         .unwrap_or_else(|| panic!("no {name} in /metrics of {}", node.name))
 }
 

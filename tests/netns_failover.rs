@@ -95,8 +95,7 @@ fn election_by_priority_with_status_and_metrics() {
         "{text}"
     );
     // Prometheus metrics over HTTP.
-    let metrics = bed.exec(&bed.nodes[0].ns, &["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9650; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; timeout 3 cat <&3"]);
-    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    let metrics = metrics(&bed, &bed.nodes[0]);
     assert!(
         metrics.contains("kube_vrrp_state{state=\"Master\",vip=\"web\",vrid=\"51\"} 1"),
         "{metrics}"

@@ -160,6 +160,16 @@ pub fn metrics(bed: &Bed, node: &Host) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// One sample from an agent's /metrics (a metric name, with its labels if any), if present.
+pub fn metric_value(bed: &Bed, node: &Host, sample: &str) -> Option<u64> {
+    metrics(bed, node)
+        .lines()
+        .find(|l| l.starts_with(sample) && !l.starts_with('#'))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|v| v as u64)
+}
+
 /// One tracker's status (`trackers[]` of the named instance), or null.
 pub fn tracker(bed: &Bed, node: &Host, vip: &str, name: &str) -> serde_json::Value {
     instance(bed, node, vip)["trackers"]

@@ -45,6 +45,9 @@ pub async fn run(opts: RunOptions, initial: ConfigFile) -> Result<(), RunError> 
     let mut int = signal(SignalKind::interrupt()).map_err(|e| RunError::Setup(e.to_string()))?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| RunError::Setup(e.to_string()))?;
     let mut poll = tokio::time::interval(Duration::from_secs(1));
+    // A stat a second (size, mtime, inode: an editor's rename counts too), and the file is read
+    // only when one of them changed; cheaper than reading it every second.
+    let mut last_stamp = stamp(&opts.config);
     let mut last_text = std::fs::read_to_string(&opts.config).ok();
     loop {
         let reason = tokio::select! {
@@ -52,6 +55,11 @@ pub async fn run(opts: RunOptions, initial: ConfigFile) -> Result<(), RunError> 
             _ = int.recv() => break,
             _ = hup.recv() => "SIGHUP",
             _ = poll.tick() => {
+                let now = stamp(&opts.config);
+                if now == last_stamp {
+                    continue;
+                }
+                last_stamp = now;
                 let text = std::fs::read_to_string(&opts.config).ok();
                 if text == last_text || text.is_none() {
                     continue;
@@ -80,4 +88,11 @@ pub async fn run(opts: RunOptions, initial: ConfigFile) -> Result<(), RunError> 
     supervisor.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What changes when a file is written or replaced.
+fn stamp(path: &std::path::Path) -> Option<(u64, std::time::SystemTime, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?, m.ino()))
 }

@@ -709,7 +709,7 @@ pub fn markdown(r: &Results) -> String {
             });
             if a > b {
                 limits.push(format!(
-                    "Idle CPU with {label}: kube-vrrp uses {:.1}× keepalived's CPU ({} against {}). Besides sending or receiving the advert, `kube-vrrp run` re-reads its configuration file every second (src/run.rs), the master refreshes each VIP's kernel lifetime every second (src/agent/driver.rs `refresh_vips`, a netlink request per VIP), and each advert hops between tokio tasks (listener → driver); keepalived is a plain event loop. An inotify watch instead of the 1 s poll would be the first thing to try.",
+                    "Idle CPU with {label}: kube-vrrp uses {:.2}× keepalived's CPU ({} against {}; one 60 s measurement of each, side by side). Besides sending or receiving the advert, `kube-vrrp run` re-reads its configuration file every second (src/run.rs), the master refreshes each VIP's kernel lifetime every second (src/agent/driver.rs `refresh_vips`, a netlink request per VIP), and each advert hops between tokio tasks (listener → driver); keepalived is a plain event loop. An inotify watch instead of the 1 s poll would be the first thing to try.",
                     a / b.max(1e-9),
                     fmt(a, Unit::CpuMs),
                     fmt(b, Unit::CpuMs)
@@ -1062,7 +1062,7 @@ fn observations(r: &Results) -> Vec<String> {
                 );
                 if !long.is_empty() {
                     text.push_str(&format!(
-                        " In {} run(s) the client was then cut off for {}: node3's gratuitous ARPs reached it after node2's and node3 gave the VIP back, so it kept sending to node3 until node2's next announcement burst 5 s later. The cure is for the winner to announce again when it hears the other master: keepalived can do it with `higher_prio_send_advert` (off by default; the loser sends one last advert before stepping down) and `garp_lower_prio_repeat` (the winner then re-sends its gratuitous ARPs); both systems ran with their defaults here.",
+                        " In {} run(s) the client was then cut off for {}: node3's gratuitous ARPs reached it after node2's and node3 gave the VIP back, so it kept sending to node3's MAC address until it learned node2's again (kube-vrrp: its next announcement burst, 5 s after the takeover). The cure is for the winner to announce again when it hears the other master: keepalived can do it with `higher_prio_send_advert` (off by default; the loser sends one last advert before stepping down) and `garp_lower_prio_repeat` (the winner then re-sends its gratuitous ARPs); both systems ran with their defaults here.",
                         long.len(),
                         cell(&long, Unit::Time)
                     ));

@@ -572,7 +572,7 @@ pub fn markdown(r: &Results) -> String {
         &of(&r.crash, ka, |x| x.takeover),
         Unit::Time,
         &format!(
-            "bound {} after the last advert",
+            "bound {} after the last advert; depends on where in the advert period the kill falls",
             fmt(master_down(1000, PRIOS[1]), Unit::Time)
         ),
     ));
@@ -866,7 +866,7 @@ pub fn markdown(r: &Results) -> String {
 - Cold start: the three daemons are started one after the other, the order rotated over the repetitions; time from the first start to the VIP on node1. Every start at 1 s adverts counts (node-loss and handover repetitions).\n\
 - Node loss: `ip link set eth0 down` in node1's namespace; takeover = node1's last advert on the bridge → the VIP added on node2. Bound = RFC 5798 Master_Down_Interval of node2 = 3 × advert + (256 − 200)/256 × advert.\n\
 - Planned handover: SIGTERM to node1's daemon (keepalived: the parent, which stops its VRRP child).\n\
-- kill -9: SIGKILL to node1's daemon (keepalived: parent and VRRP child), link up; watched for {:.0} s.\n\
+- kill -9: SIGKILL to node1's daemon (keepalived: parent and VRRP child) 3 s after node1 held the VIP alone, link up; watched for {:.0} s.\n\
 - Footprint: both systems side by side in two beds, measured over the same {:.0} s (same background load); the second system is started only once the first one's election has settled (node1 holds every VIP alone, or 90 s passed; keepalived first with 255 instances), and the idle period starts 6 s after the last election; CPU = run time of every thread (/proc/PID/task/*/schedstat; utime+stime from /proc/PID/stat when threads came or went), RSS from /proc/PID/status, PSS from /proc/PID/smaps_rollup; keepalived counts its parent and VRRP child. 255 instances: vrids 1–255, VIPs 198.51.100.128–254 and 203.0.113.1–128.\n\
 - API server: hack/apiserver as a control-plane host on the bridge (198.51.100.5), three `kube-vrrp agent`s, kubectl through `ip netns exec`; each apply is a new VirtualIP while the agents run; steady-state writes = change of `kube_vrrp_api_writes_total` summed over the nodes, and every VirtualIP's resourceVersion before and after.",
         r.crash_window, r.idle
@@ -1028,11 +1028,10 @@ fn observations(r: &Results) -> Vec<String> {
         let with = two.iter().filter(|&&t| t > 0.0).count();
         if with > 0 {
             out.push(format!(
-                "kill -9 with kube-vrrp: the dead agent's VIP outlives node2's takeover in {with} of {} runs, two holders for {} (median [min–max]): the lifetime ({:.0} s at 1 s adverts, refreshed every second) ends up to {:.2} s after node2's Master_Down_Interval ({:.3} s) from the last refresh, plus up to 1 s because the kernel checks lifetimes on whole seconds. The dead agent's kernel still answers for the VIP meanwhile, and node2's gratuitous ARPs move the clients; a lifetime below the Master_Down_Interval would instead leave the VIP nowhere for a moment. keepalived keeps two holders until someone removes the VIP.",
+                "kill -9 with kube-vrrp: the dead agent's VIP outlives node2's takeover in {with} of {} runs, two holders for {} (median [min–max]): the lifetime is {:.0} s from the last refresh, and a master refreshes on an advert once at least 1 s has passed since the previous refresh, which the advert 1 s later can miss by a hair (src/agent/driver.rs stamps the refresh after the netlink call), so refreshes come every 1 or 2 s; the VIP goes 2–4 s after the kill, plus up to 1 s because the kernel expires lifetimes on whole seconds, while node2 takes over {:.3} s after node1's last advert. The dead agent's kernel still answers for the VIP meanwhile, and node2's gratuitous ARPs move the clients; a lifetime below the Master_Down_Interval would instead leave the VIP nowhere for a moment. keepalived keeps two holders until someone removes the VIP.",
                 kc.len(),
                 cell(&two, Unit::Time),
                 lifetime(1000),
-                lifetime(1000) - master_down(1000, PRIOS[1]),
                 master_down(1000, PRIOS[1])
             ));
         }

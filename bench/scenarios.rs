@@ -428,7 +428,8 @@ pub struct Crash {
 pub fn crash(system: System, advert_ms: u32, window: f64) -> Result<Crash, Fail> {
     let (mut run, _) = boot(system, advert_ms, &[0, 1, 2])?;
     let vip = run.vip().to_string();
-    std::thread::sleep(Duration::from_millis(500));
+    // Steady state first: a master refreshes its VIP's lifetime every second.
+    std::thread::sleep(Duration::from_secs(3));
     let t_kill = now();
     kill(&mut run.procs[0]);
     let end = Instant::now() + Duration::from_secs_f64(window);
@@ -454,6 +455,18 @@ pub fn crash(system: System, advert_ms: u32, window: f64) -> Result<Crash, Fail>
         .map(|t| t - t_kill)
         .unwrap_or(f64::NAN);
     let (two, _) = overlap(&events, 3, &vip, t_kill, t_end);
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        // When node1's address was installed or refreshed (RTM_NEWADDR), relative to SIGKILL.
+        let refreshes: Vec<String> = events
+            .iter()
+            .filter(|e| e.node == 0 && e.addr == vip && e.t > t_kill - 6.0)
+            .map(|e| format!("{}{:+.3}", if e.added { "+" } else { "-" }, e.t - t_kill))
+            .collect();
+        eprintln!(
+            "  node1 address events around SIGKILL: {}",
+            refreshes.join(" ")
+        );
+    }
     // Cross-check the event view with `ip addr` once.
     let ip_view = run.bed.has_addr(&run.bed.nodes[0], &vip);
     if ip_view != left.is_none() {

@@ -382,9 +382,11 @@ impl Driver {
             }
         }
         if self.holding && self.inst.state() == State::Master {
+            // 0.9 s, not 1 s: the stamp is taken after the netlink call, so the advert one
+            // interval later may find a little under 1 s elapsed and skip a refresh.
             let due = self
                 .last_refresh
-                .is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+                .is_none_or(|t| t.elapsed() >= Duration::from_millis(900));
             if due {
                 self.refresh_vips().await;
             }

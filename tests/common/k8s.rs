@@ -88,17 +88,7 @@ impl ApiServer {
 
     /// Run kubectl as admin from the control-plane host.
     pub fn kubectl(&self, bed: &Bed, args: &[&str]) -> Output {
-        let mut full = vec![
-            kubectl_bin().to_str().expect("utf-8").to_string(),
-            "--kubeconfig".into(),
-            self.kubeconfig().to_str().expect("utf-8").into(),
-            "--request-timeout=10s".into(),
-            // Discovery cached per bed: API servers of other tests share this address.
-            format!("--cache-dir={}", self.dir.join("kubectl-cache").display()),
-        ];
-        full.extend(args.iter().map(|a| a.to_string()));
-        let refs: Vec<&str> = full.iter().map(String::as_str).collect();
-        bed.exec(&self.host.ns, &refs)
+        self.kubectl_with(bed, &self.kubeconfig(), args)
     }
 
     /// kubectl that must succeed; returns stdout.

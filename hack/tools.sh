@@ -23,5 +23,7 @@ PY
   done
 fi
 
-bin/kubectl version --client | head -1
+# No `| head`: under pipefail a writer cut off by head dies of SIGPIPE (exit 141).
+client=$(bin/kubectl version --client 2>&1)
+echo "${client%%$'\n'*}"
 bin/helm version --short

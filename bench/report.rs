@@ -853,7 +853,7 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(s, "# Benchmarks: kube-vrrp and keepalived side by side\n");
     let _ = writeln!(
         s,
-        "Written by `sudo bench/run` (do not edit by hand: the next run overwrites it). Both systems ran in the same run on the same machine, repetitions interleaved (kube-vrrp, keepalived, kube-vrrp, ...), so drifting load hits both alike and cancels in the ratios. Cells: median [min–max] over the repetitions; ratio = kube-vrrp median / keepalived median (below 1: kube-vrrp faster or smaller). Plot of the client's pings around a failover: [failover.svg](failover.svg).\n"
+        "Written by `bench/run` (as root) (do not edit by hand: the next run overwrites it). Both systems ran in the same run on the same machine, repetitions interleaved (kube-vrrp, keepalived, kube-vrrp, ...), so drifting load hits both alike and cancels in the ratios. Cells: median [min–max] over the repetitions; ratio = kube-vrrp median / keepalived median (below 1: kube-vrrp faster or smaller). Plot of the client's pings around a failover: [failover.svg](failover.svg).\n"
     );
     let _ = writeln!(s, "## Machine and versions\n");
     s.push_str(&machine(r));

@@ -3,10 +3,7 @@
 # prints the election, a node loss with the client-visible gap, a planned handover; tears down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" -ne 0 ]; then
-  echo "run as root: the lab creates network namespaces (sudo $0)" >&2
-  exit 2
-fi
+. hack/root.sh # re-runs this script as root (sudo) when needed
 if ! command -v ping >/dev/null || ! command -v ip >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iputils-ping iproute2 >/dev/null
 fi

@@ -4,10 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "run as root: the network tests create network namespaces (sudo $0)" >&2
-  exit 2
-fi
+. hack/root.sh # re-runs this script as root (sudo) when needed
 hack/deps.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings

@@ -709,7 +709,7 @@ pub fn markdown(r: &Results) -> String {
             });
             if a > b {
                 limits.push(format!(
-                    "Idle CPU with {label}: kube-vrrp uses {:.2}× keepalived's CPU ({} against {}; one 60 s measurement of each, side by side). Besides sending or receiving the advert, `kube-vrrp run` re-reads its configuration file every second (src/run.rs), the master refreshes each VIP's kernel lifetime every second (src/agent/driver.rs `refresh_vips`, a netlink request per VIP), and each advert hops between tokio tasks (listener → driver); keepalived is a plain event loop. An inotify watch instead of the 1 s poll would be the first thing to try.",
+                    "Idle CPU with {label}: kube-vrrp uses {:.2}× keepalived's CPU ({} against {}; one 60 s measurement of each, side by side). Besides sending or receiving the advert, `kube-vrrp run` checks its configuration file every second (a stat; src/run.rs), the master refreshes each VIP's kernel lifetime every second (src/agent/driver.rs `refresh_vips`, a netlink request per VIP), and each advert hops between tokio tasks (listener → driver); keepalived is a plain event loop. An inotify watch instead of the 1 s poll would be the first thing to try.",
                     a / b.max(1e-9),
                     fmt(a, Unit::CpuMs),
                     fmt(b, Unit::CpuMs)

@@ -463,12 +463,38 @@ fn malformed_files_give_located_errors() {
 }
 
 #[test]
-fn unknown_keywords_warn_and_fail_under_strict() {
-    let out = run(&[single("malformed/unknown-keyword.conf")]);
-    load(&out);
-    assert_eq!(warned(&out), [w("unknown-keyword.conf", 3, "prioriti")]);
+fn unknown_keywords_in_converted_blocks_are_errors() {
+    // A misspelt option inside a vrrp_instance: dropping it would change the election.
+    let e = error_of("malformed/unknown-keyword.conf");
     assert!(
-        out.warnings[0].message.contains("column 5"),
+        e.starts_with(
+            "tests/data/keepalived/malformed/unknown-keyword.conf:3:5: error: unknown keyword \"prioriti\" in vrrp_instance VI_1"
+        ),
+        "{e}"
+    );
+    // The same in a tracker definition and in an authentication block.
+    let e = error_of("malformed/unknown-in-script.conf");
+    assert!(
+        e.starts_with("tests/data/keepalived/malformed/unknown-in-script.conf:3:5: error: unknown keyword \"intervall\" in vrrp_script chk"),
+        "{e}"
+    );
+    let e = error_of("malformed/unknown-in-auth.conf");
+    assert!(
+        e.starts_with("tests/data/keepalived/malformed/unknown-in-auth.conf:6:9: error: unknown keyword \"auth_password\" in authentication"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_top_level_keywords_warn_and_fail_under_strict() {
+    let out = run(&[single("unknown-top-level.conf")]);
+    load(&out);
+    assert_eq!(
+        warned(&out),
+        [w("unknown-top-level.conf", 1, "vrrp_bogus_block")]
+    );
+    assert!(
+        out.warnings[0].message.contains("column 1"),
         "{}",
         out.warnings[0]
     );
@@ -476,11 +502,12 @@ fn unknown_keywords_warn_and_fail_under_strict() {
         strict: true,
         secret_name: None,
     };
-    let e = convert(&[single("malformed/unknown-keyword.conf")], &strict).unwrap_err();
+    let e = convert(&[single("unknown-top-level.conf")], &strict).unwrap_err();
     assert!(matches!(&e, ConvertError::Strict { warnings } if warnings.len() == 1));
     assert!(
-        e.to_string()
-            .contains("tests/data/keepalived/malformed/unknown-keyword.conf:3: warning: prioriti: unknown keyword"),
+        e.to_string().contains(
+            "tests/data/keepalived/unknown-top-level.conf:1: warning: vrrp_bogus_block: unknown keyword"
+        ),
         "{e}"
     );
 }

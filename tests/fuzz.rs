@@ -2,7 +2,8 @@
 //! configuration loader and the keepalived converter must never panic on any input. Seeds are the
 //! golden packets and the example files; mutations are byte-level (flip, set, insert, delete,
 //! truncate, duplicate, splice). `FUZZ_SECONDS` sets the time per target (default 15).
-//! A crash prints the input in hex: add it to `regressions()` below.
+//! A crash prints the input in hex and the command that saves it under tests/data/fuzz/TARGET/:
+//! every file there joins that target's seeds, which each run tries first (a regression test).
 
 mod common;
 
@@ -92,7 +93,11 @@ fn mutate(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// Run `target` on mutations of `corpus` until the time budget is spent; returns executions.
-fn fuzz(name: &str, corpus: Vec<Vec<u8>>, mut target: impl FnMut(&[u8])) -> u64 {
+fn fuzz(name: &str, mut corpus: Vec<Vec<u8>>, mut target: impl FnMut(&[u8])) -> u64 {
+    corpus.extend(files_under(
+        &repo().join("tests/data/fuzz").join(name),
+        &["bin"],
+    ));
     assert!(!corpus.is_empty());
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ name.len() as u64);
     let end = Instant::now() + budget();
@@ -106,7 +111,10 @@ fn fuzz(name: &str, corpus: Vec<Vec<u8>>, mut target: impl FnMut(&[u8])) -> u64 
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| target(&input)));
         if caught.is_err() {
             let hex: String = input.iter().map(|b| format!("{b:02x}")).collect();
-            panic!("{name}: crash after {runs} runs on input {hex}");
+            panic!(
+                "{name}: crash after {runs} runs on input {hex}\nkeep it as a regression: \
+                 echo {hex} | xxd -r -p > tests/data/fuzz/{name}/crash-{runs}.bin"
+            );
         }
         runs += 1;
     }

@@ -161,3 +161,21 @@ fn corrupting_any_golden_byte_is_discarded() {
         }
     }
 }
+
+#[test]
+fn gratuitous_arp_matches_keepalived() {
+    let frames = pcap::frames(&data("garp-v2.pcap"));
+    let captured = &frames[0];
+    let src_mac = &captured[6..12];
+    let ours = kube_vrrp::net::announce::gratuitous_arp(src_mac, "192.0.2.100".parse().unwrap());
+    // The capture may carry Ethernet padding to 60 octets; the ARP frame itself is 42.
+    assert_eq!(
+        &captured[..ours.len()],
+        &ours[..],
+        "our gratuitous ARP differs from keepalived's"
+    );
+    assert!(
+        captured[ours.len()..].iter().all(|&b| b == 0),
+        "only padding follows"
+    );
+}

@@ -111,7 +111,7 @@ fn chart_renders_least_privilege_rbac_and_the_agent_pod() {
         "rbac.secretNames={vrrp-auth,other}",
     ]);
     let mut with_pods = set(CLUSTER_GRANTS);
-    with_pods.extend(set(&["/pods:get", "/pods:list", "/pods:watch"]));
+    with_pods.extend(set(&["/pods:list", "/pods:watch"]));
     assert_eq!(
         grants(find(&objects, "ClusterRole", "kube-vrrp")),
         with_pods

@@ -283,6 +283,70 @@ fn invalid_objects_are_refused_with_useful_messages() {
     );
 }
 
+/// `kube-vrrp convert` output (VirtualIPs and their Secrets) is what the API server accepts:
+/// the CRD's schema and CEL rules, by a server-side dry run.
+#[test]
+fn converted_keepalived_files_pass_the_api_servers_validation() {
+    let mut bed = Bed::new(0);
+    let api = ApiServer::start(&mut bed);
+    api.install_crd(&bed);
+    let data = |f: &str| {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/keepalived")
+            .join(f)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let two_hosts = vec![
+        "convert".to_string(),
+        "--node".into(),
+        format!("node1={}", data("host-a.conf")),
+        "--node".into(),
+        format!("node2={}", data("host-b.conf")),
+    ];
+    let mut cases = vec![two_hosts];
+    for f in ["host-a.conf", "seed.conf", "features.conf"] {
+        cases.push(vec!["convert".to_string(), data(f)]);
+    }
+    for (i, args) in cases.iter().enumerate() {
+        let out = std::process::Command::new(binary())
+            .args(args)
+            .output()
+            .expect("kube-vrrp convert runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let yaml = String::from_utf8_lossy(&out.stdout).into_owned();
+        let file = bed.write(&format!("converted-{i}.yaml"), &yaml);
+        let applied = api.kubectl(
+            &bed,
+            &[
+                "apply",
+                "--dry-run=server",
+                "-n",
+                "kube-vrrp",
+                "-f",
+                file.to_str().expect("utf-8"),
+            ],
+        );
+        let stdout = String::from_utf8_lossy(&applied.stdout);
+        assert!(
+            applied.status.success(),
+            "{args:?}: the API server refused the conversion:\n{}\n{yaml}",
+            String::from_utf8_lossy(&applied.stderr)
+        );
+        let vips = yaml.matches("kind: VirtualIP").count();
+        assert!(vips > 0, "{args:?}: {yaml}");
+        assert_eq!(
+            stdout.matches("virtualip.kubevrrp.io/").count(),
+            vips,
+            "{args:?}: {stdout}"
+        );
+    }
+}
+
 #[test]
 fn api_server_outage_does_not_stop_failover_and_status_catches_up() {
     let mut c = cluster(2);

@@ -51,6 +51,22 @@ fn neighbour_mac(bed: &Bed, addr: &str) -> String {
     String::new()
 }
 
+/// The VIP's remaining valid lifetime in seconds on node `i` (`valid_lft Ns` of `ip addr`).
+fn valid_lifetime(bed: &Bed, i: usize, addr: &str) -> Option<u32> {
+    let out = bed.exec(&bed.nodes[i].ns, &["ip", "addr", "show", "dev", "eth0"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.contains(&format!(" {addr}/")));
+    lines.next()?;
+    let rest = lines.next()?.split("valid_lft").nth(1)?;
+    rest.split_whitespace()
+        .next()?
+        .strip_suffix("sec")?
+        .parse()
+        .ok()
+}
+
 const PRIOS: &[(&str, u8)] = &[("node1", 150), ("node2", 100), ("node3", 50)];
 
 #[test]
@@ -93,6 +109,24 @@ fn election_by_priority_with_status_and_metrics() {
     assert!(
         line.contains("valid_lft") && !line.contains("valid_lft forever"),
         "{text}"
+    );
+    // Probes and the operator's table.
+    for path in ["/healthz", "/readyz"] {
+        let response = http_get(&bed, &bed.nodes[0], path);
+        let status_line = response.lines().next().unwrap_or_default();
+        assert!(status_line.ends_with(" 200 OK"), "{path}: {response}");
+    }
+    let response = http_get(&bed, &bed.nodes[0], "/nonexistent");
+    let status_line = response.lines().next().unwrap_or_default();
+    assert!(status_line.ends_with(" 404 Not Found"), "{response}");
+    let table = status_table(&bed, &bed.nodes[0]);
+    let row = table
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("web"))
+        .unwrap_or_default();
+    assert!(
+        row.contains("51") && row.contains("Master") && row.contains(&bed.nodes[0].ip4),
+        "{table}"
     );
     // Prometheus metrics over HTTP.
     let metrics = metrics(&bed, &bed.nodes[0]);
@@ -159,6 +193,15 @@ fn sigkill_backup_takes_over_and_dead_nodes_vip_expires() {
         wait_holder(&bed, VIP4, "node1", Duration::from_secs(5)),
         "{}",
         logs(&agents)
+    );
+    // What bounds the dead node's VIP: the lifetime the kernel counts down, never more than
+    // vip_lifetime (3 s at 100 ms adverts) since the last refresh. The kernel removes the VIP
+    // when it runs out, with nobody left to refresh it.
+    let lifetime = kube_vrrp::agent::driver::vip_lifetime(Duration::from_millis(100));
+    let left = valid_lifetime(&bed, 0, VIP4);
+    assert!(
+        left.is_some_and(|l| l > 0 && u64::from(l) <= lifetime.as_secs()),
+        "valid_lft {left:?} s, lifetime {lifetime:?}"
     );
     let t0 = Instant::now();
     agents[0].kill();

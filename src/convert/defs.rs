@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::keywords::{TOP_UNSUPPORTED, reason, unknown};
+use super::keywords::{TOP_UNSUPPORTED, reason, unknown, unknown_in};
 use super::parse::{Loc, Stmt, error_at};
 use super::values::{arg, block, extra, flag, int, secs, split_command, value, weight_value};
 use super::{ConvertError, Diagnostics};
@@ -214,7 +214,7 @@ fn script(
                 key,
                 "no equivalent: scripts run as the agent's user and start untested; ignored",
             ),
-            _ => unknown(k, what, diag),
+            _ => return Err(unknown_in(k, what)),
         }
     }
     if d.command.is_empty() || d.command.iter().all(|a| a.is_empty()) {
@@ -264,7 +264,7 @@ fn process(
                 key,
                 "no equivalent: the tracker counts running processes by name; ignored",
             ),
-            _ => unknown(k, what, diag),
+            _ => return Err(unknown_in(k, what)),
         }
     }
     if d.process.is_empty() {
@@ -310,7 +310,7 @@ fn file(
                 key,
                 "no equivalent: create the file before the agent starts; ignored",
             ),
-            _ => unknown(k, what, diag),
+            _ => return Err(unknown_in(k, what)),
         }
     }
     if d.path.is_empty() {

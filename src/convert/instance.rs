@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::defs::{Defs, MAX_GARP, MAX_REPEAT};
 use super::entries::{address, ip, reference, tracker};
-use super::keywords::{INSTANCE_UNSUPPORTED, reason, unknown};
+use super::keywords::{INSTANCE_UNSUPPORTED, reason, unknown_in};
 use super::parse::{Loc, Stmt, Word, error_at};
 use super::values::{arg, block, flag, int, no_block, secs, value, weight};
 use super::{ConvertError, Diagnostics};
@@ -130,7 +130,7 @@ fn keyword(
                 match a.key.text.as_str() {
                     "auth_type" => b.auth_type = Some(value(a, diag)?.clone()),
                     "auth_pass" => b.auth_pass = Some(value(a, diag)?.clone()),
-                    _ => unknown(a, "authentication", diag),
+                    _ => return Err(unknown_in(a, "authentication")),
                 }
             }
         }
@@ -183,7 +183,7 @@ fn keyword(
         "native_ipv6" | "check_unicast_src" | "accept" | "skip_check_adv_addr" => {}
         _ => match reason(INSTANCE_UNSUPPORTED, key) {
             Some(why) => diag.warn(&k.key.loc, key, format!("{why}; ignored")),
-            None => unknown(k, what, diag),
+            None => return Err(unknown_in(k, what)),
         },
     }
     Ok(())

@@ -1,6 +1,8 @@
 //! Which keepalived keywords have no kube-vrrp equivalent, and why: each gets one warning
-//! (docs/convert.md lists every keyword). Keywords found in no table are unknown: a warning
-//! too, with the column.
+//! (docs/convert.md lists every keyword). A keyword found in no table is unknown: inside a block
+//! that converts (vrrp_instance, authentication, vrrp_script, vrrp_track_process,
+//! vrrp_track_file) it is an error, since it is most likely a misspelt option whose loss would
+//! change the election; at the top level, a warning.
 
 use super::Diagnostics;
 use super::parse::Stmt;
@@ -55,7 +57,19 @@ pub(crate) fn reason(table: &[(&[&str], &'static str)], key: &str) -> Option<&'s
         .map(|(_, why)| *why)
 }
 
-/// Warn about an unknown keyword.
+/// The error for an unknown keyword inside a block that converts.
+pub(crate) fn unknown_in(s: &Stmt, context: &str) -> super::ConvertError {
+    super::parse::error_at(
+        &s.key.loc,
+        format!(
+            "unknown keyword {:?} in {context}: keepalived 2.2.7 has no such keyword there; \
+             correct its spelling or remove the line",
+            s.key.text
+        ),
+    )
+}
+
+/// Warn about an unknown keyword at the top level.
 pub(crate) fn unknown(s: &Stmt, context: &str, diag: &mut Diagnostics) {
     diag.warn(
         &s.key.loc,

@@ -149,12 +149,28 @@ pub fn start_keepalived(bed: &Bed, node: &Host, conf: &str) -> Proc {
 
 /// The agent's Prometheus metrics, read over HTTP inside the node.
 pub fn metrics(bed: &Bed, node: &Host) -> String {
+    http_get(bed, node, "/metrics")
+}
+
+/// The whole HTTP response (status line, headers, body) to a GET of `path` on a node's agent.
+pub fn http_get(bed: &Bed, node: &Host, path: &str) -> String {
+    let script = format!(
+        "exec 3<>/dev/tcp/127.0.0.1/9650; printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' >&3; timeout 3 cat <&3"
+    );
+    let out = bed.exec(&node.ns, &["bash", "-c", &script]);
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// `kube-vrrp status` (the table) inside a node.
+pub fn status_table(bed: &Bed, node: &Host) -> String {
+    let bin = binary();
     let out = bed.exec(
         &node.ns,
         &[
-            "bash",
-            "-c",
-            "exec 3<>/dev/tcp/127.0.0.1/9650; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; timeout 3 cat <&3",
+            bin.to_str().expect("utf-8 path"),
+            "status",
+            "--http-addr",
+            "127.0.0.1:9650",
         ],
     );
     String::from_utf8_lossy(&out.stdout).to_string()

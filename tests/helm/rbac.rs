@@ -272,7 +272,7 @@ fn the_service_account_cannot_read_secrets_widely_change_specs_or_delete() {
         &[
             ("list pods -A", true),
             ("watch pods -A", true),
-            ("get pods -n default", true),
+            ("get pods -n default", false),
             ("delete pods -A", false),
             ("create pods -n kube-vrrp", false),
             ("list secrets -n kube-vrrp", false),

@@ -17,3 +17,4 @@ pub mod status_client;
 pub mod track;
 pub mod translate;
 pub mod vrrp;
+pub mod watch;

@@ -1,16 +1,16 @@
 //! `kube-vrrp run`: the engine driven by a file of VirtualIP documents, without Kubernetes.
-//! Reloads on SIGHUP and when the file changes; SIGTERM/SIGINT hand over gracefully.
+//! Reloads on SIGHUP and when the file changes (inotify); SIGTERM/SIGINT hand over gracefully.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use tokio::signal::unix::{SignalKind, signal};
 
 pub use crate::agent::dataplane::RunError;
 use crate::agent::dataplane::{DataPlane, desired};
 use crate::config::{self, ConfigFile};
+use crate::watch::FileWatch;
 
 /// Options of `kube-vrrp run`.
 #[derive(Clone, Debug)]
@@ -44,9 +44,9 @@ pub async fn run(opts: RunOptions, initial: ConfigFile) -> Result<(), RunError> 
     let mut term = signal(SignalKind::terminate()).map_err(|e| RunError::Setup(e.to_string()))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| RunError::Setup(e.to_string()))?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| RunError::Setup(e.to_string()))?;
-    let mut poll = tokio::time::interval(Duration::from_secs(1));
-    // A stat a second (size, mtime, inode: an editor's rename counts too), and the file is read
-    // only when one of them changed; cheaper than reading it every second.
+    // Woken by inotify (src/watch.rs), not a timer; then a stat (size, mtime, inode: an editor's
+    // rename counts too), and the file is read only when one of them changed.
+    let mut watch = FileWatch::new(&opts.config);
     let mut last_stamp = stamp(&opts.config);
     let mut last_text = std::fs::read_to_string(&opts.config).ok();
     loop {
@@ -54,7 +54,7 @@ pub async fn run(opts: RunOptions, initial: ConfigFile) -> Result<(), RunError> 
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => "SIGHUP",
-            _ = poll.tick() => {
+            _ = watch.changed() => {
                 let now = stamp(&opts.config);
                 if now == last_stamp {
                     continue;

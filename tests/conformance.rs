@@ -174,7 +174,23 @@ fn run(file: &str) {
 macro_rules! transcripts {
     ($($name:ident),* $(,)?) => {
         $( #[test] fn $name() { run(concat!(stringify!($name), ".jsonl")); } )*
+        const LISTED: &[&str] = &[$(concat!(stringify!($name), ".jsonl")),*];
     };
+}
+
+/// A transcript file that is not listed below would never run.
+#[test]
+fn every_transcript_is_listed() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("tests/conformance")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".jsonl"))
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = LISTED.iter().map(|s| s.to_string()).collect();
+    listed.sort();
+    assert_eq!(files, listed);
 }
 
 transcripts!(
@@ -199,4 +215,5 @@ transcripts!(
     v3_centisecond_timing,
     v2_whole_second_timing,
     release_removes_at_once,
+    join_skew_orders_cold_starts,
 );

@@ -115,6 +115,7 @@ async fn receive_loop(
                 let _ = tx.try_send(Command::Advert {
                     src: received.src,
                     advert,
+                    received_at: received.received_at,
                 });
             }
         }

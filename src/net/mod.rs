@@ -1,5 +1,6 @@
 //! The network edge: raw VRRP sockets, rtnetlink addresses and link events, announcements.
 
+pub mod address_socket;
 pub mod announce;
 pub mod link;
 pub mod netlink;

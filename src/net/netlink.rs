@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
@@ -16,6 +17,7 @@ use netlink_packet_route::address::{
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::Handle;
 
+use super::address_socket::AddressSocket;
 use crate::translate::{InterfaceFacts, Prefixed};
 
 /// IFA_PROTO value marking addresses kube-vrrp installed: VRRP's IP protocol number.
@@ -27,10 +29,20 @@ pub const ADDR_PROTO: u8 = 112;
 pub struct NetlinkError {
     what: String,
     #[source]
-    source: rtnetlink::Error,
+    source: std::io::Error,
 }
 
-fn nl(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> NetlinkError {
+fn nl<E: std::error::Error + Send + Sync + 'static>(
+    what: impl Into<String>,
+) -> impl FnOnce(E) -> NetlinkError {
+    let what = what.into();
+    move |e| NetlinkError {
+        what,
+        source: std::io::Error::other(e),
+    }
+}
+
+fn nl_io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NetlinkError {
     let what = what.into();
     move |source| NetlinkError { what, source }
 }
@@ -86,14 +98,20 @@ pub struct KernelAddress {
 #[derive(Clone, Debug)]
 pub struct Netlink {
     handle: Handle,
+    /// VIP changes, in line (address_socket.rs).
+    vips: Arc<AddressSocket>,
 }
 
 impl Netlink {
-    /// Open a netlink connection; its I/O runs on a spawned tokio task.
+    /// Open a netlink connection (its I/O runs on a spawned tokio task) and the socket for VIP
+    /// changes.
     pub fn connect() -> std::io::Result<Netlink> {
         let (conn, handle, _) = rtnetlink::new_connection()?;
         tokio::spawn(conn);
-        Ok(Netlink { handle })
+        Ok(Netlink {
+            handle,
+            vips: Arc::new(AddressSocket::open()?),
+        })
     }
 
     /// Every link.
@@ -159,8 +177,9 @@ impl Netlink {
         Ok(self.links().await?.into_iter().find(|l| l.name == name))
     }
 
-    /// Install or refresh a VIP with the given lifetime (idempotent: NLM_F_REPLACE).
-    pub async fn install(
+    /// Install or refresh a VIP with the given lifetime (idempotent: NLM_F_REPLACE). Done by
+    /// the time it returns, without yielding.
+    pub fn install(
         &self,
         link: &Link,
         vip: Prefixed,
@@ -193,13 +212,13 @@ impl Netlink {
                 msg.attributes.push(AddressAttribute::Label(label));
             }
         }
-        req.execute()
-            .await
-            .map_err(nl(format!("install {vip} on {}", link.name)))
+        self.vips
+            .add(std::mem::take(msg))
+            .map_err(nl_io(format!("install {vip} on {}", link.name)))
     }
 
-    /// Remove a VIP; absent already is fine.
-    pub async fn remove(&self, index: u32, vip: Prefixed) -> Result<(), NetlinkError> {
+    /// Remove a VIP; absent already is fine. Done by the time it returns, without yielding.
+    pub fn remove(&self, index: u32, vip: Prefixed) -> Result<(), NetlinkError> {
         let mut msg = AddressMessage::default();
         msg.header.family = match vip.addr {
             IpAddr::V4(_) => netlink_packet_route::AddressFamily::Inet,
@@ -211,13 +230,11 @@ impl Netlink {
         if vip.addr.is_ipv4() {
             msg.attributes.push(AddressAttribute::Local(vip.addr));
         }
-        match self.handle.address().del(msg).execute().await {
+        match self.vips.delete(msg) {
             Ok(()) => Ok(()),
             // EADDRNOTAVAIL: not there, which is what we wanted.
-            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EADDRNOTAVAIL => {
-                Ok(())
-            }
-            Err(e) => Err(nl(format!("remove {vip}"))(e)),
+            Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(()),
+            Err(e) => Err(nl_io(format!("remove {vip}"))(e)),
         }
     }
 
@@ -230,7 +247,7 @@ impl Netlink {
             .filter(|a| a.ours)
             .collect();
         for a in &ours {
-            self.remove(a.index, a.addr).await?;
+            self.remove(a.index, a.addr)?;
         }
         Ok(ours)
     }

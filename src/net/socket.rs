@@ -6,8 +6,8 @@
 //! ourselves. TTL / hop limit 255 on every send (RFC 5798 §5.1.1.3, §5.1.2.3).
 
 use std::io;
-use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::time::{Duration, SystemTime};
 
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
@@ -25,6 +25,8 @@ pub struct Received {
     pub ttl: u8,
     /// The VRRP message.
     pub payload: Vec<u8>,
+    /// When the kernel received it (SO_TIMESTAMPNS, CLOCK_REALTIME), if it said.
+    pub received_at: Option<SystemTime>,
 }
 
 /// The VRRP sockets of one interface and family.
@@ -86,6 +88,9 @@ impl VrrpSocket {
             send.bind(&SocketAddr::new(primary, 0).into())
                 .map_err(io_context(&format!("bind {primary}"), ifname))?;
         }
+        // Receive timestamps: a backup restarts its Master_Down_Timer from the moment the
+        // advert arrived, not from when its task got to it.
+        set_int(&recv, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)?;
         // The sender never reads; keep its receive queue minimal.
         send.set_recv_buffer_size(0)?;
         recv.set_recv_buffer_size(1 << 20)?;
@@ -150,26 +155,19 @@ fn set_int(s: &Socket, level: i32, name: i32, value: i32) -> io::Result<()> {
     }
 }
 
-fn recv_v4(s: &Socket) -> io::Result<Result<Received, Discard>> {
-    let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
-    let n = s.recv(&mut buf)?;
-    // SAFETY: recv initialised the first n bytes.
-    let bytes: Vec<u8> = buf[..n]
-        .iter()
-        .map(|b| unsafe { b.assume_init() })
-        .collect();
-    Ok(packet::parse_ipv4(&bytes).map(|(hdr, payload)| Received {
-        src: IpAddr::V4(hdr.src),
-        dst: IpAddr::V4(hdr.dst),
-        ttl: hdr.ttl,
-        payload: payload.to_vec(),
-    }))
+/// What one `recvmsg` returned: length, sender, and the ancillary data we ask for.
+struct Message {
+    len: usize,
+    from_v6: Option<Ipv6Addr>,
+    hop_limit: Option<i32>,
+    dst_v6: Option<Ipv6Addr>,
+    received_at: Option<SystemTime>,
 }
 
-/// IPv6 raw sockets return the payload only; hop limit and destination come as ancillary data.
-fn recv_v6(s: &Socket) -> io::Result<Result<Received, Discard>> {
+/// `recvmsg` into `buf`, with the control messages enabled on the socket (IPV6_HOPLIMIT,
+/// IPV6_PKTINFO, SO_TIMESTAMPNS).
+fn recv_message(s: &Socket, buf: &mut [u8]) -> io::Result<Message> {
     use std::os::fd::AsRawFd;
-    let mut buf = [0u8; 2048];
     // u64 elements: the control buffer must be aligned for cmsghdr.
     let mut control = [0u64; 32];
     // SAFETY: zeroed plain C structs.
@@ -190,8 +188,14 @@ fn recv_v6(s: &Socket) -> io::Result<Result<Received, Discard>> {
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    let mut hop_limit = None;
-    let mut dst = None;
+    let mut out = Message {
+        len: n as usize,
+        from_v6: (i32::from(from.sin6_family) == libc::AF_INET6)
+            .then(|| Ipv6Addr::from(from.sin6_addr.s6_addr)),
+        hop_limit: None,
+        dst_v6: None,
+        received_at: None,
+    };
     // SAFETY: walking the control buffer the kernel filled, with the libc CMSG macros.
     unsafe {
         let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
@@ -199,25 +203,55 @@ fn recv_v6(s: &Socket) -> io::Result<Result<Received, Discard>> {
             let data = libc::CMSG_DATA(cmsg);
             match ((*cmsg).cmsg_level, (*cmsg).cmsg_type) {
                 (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
-                    hop_limit = Some(std::ptr::read_unaligned(data.cast::<i32>()));
+                    out.hop_limit = Some(std::ptr::read_unaligned(data.cast::<i32>()));
                 }
                 (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
                     let info = std::ptr::read_unaligned(data.cast::<libc::in6_pktinfo>());
-                    dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+                    out.dst_v6 = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+                }
+                (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) => {
+                    let ts = std::ptr::read_unaligned(data.cast::<libc::timespec>());
+                    out.received_at = u64::try_from(ts.tv_sec).ok().map(|secs| {
+                        SystemTime::UNIX_EPOCH
+                            + Duration::new(secs, u32::try_from(ts.tv_nsec).unwrap_or(0))
+                    });
                 }
                 _ => {}
             }
             cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
         }
     }
-    let (Some(ttl), Some(dst)) = (hop_limit, dst) else {
+    Ok(out)
+}
+
+/// IPv4 raw sockets return the IP header with the payload.
+fn recv_v4(s: &Socket) -> io::Result<Result<Received, Discard>> {
+    let mut buf = [0u8; 2048];
+    let m = recv_message(s, &mut buf)?;
+    Ok(
+        packet::parse_ipv4(&buf[..m.len]).map(|(hdr, payload)| Received {
+            src: IpAddr::V4(hdr.src),
+            dst: IpAddr::V4(hdr.dst),
+            ttl: hdr.ttl,
+            payload: payload.to_vec(),
+            received_at: m.received_at,
+        }),
+    )
+}
+
+/// IPv6 raw sockets return the payload only; hop limit and destination come as ancillary data.
+fn recv_v6(s: &Socket) -> io::Result<Result<Received, Discard>> {
+    let mut buf = [0u8; 2048];
+    let m = recv_message(s, &mut buf)?;
+    let (Some(ttl), Some(dst), Some(src)) = (m.hop_limit, m.dst_v6, m.from_v6) else {
         return Ok(Err(Discard::BadIpHeader));
     };
     Ok(Ok(Received {
-        src: IpAddr::V6(Ipv6Addr::from(from.sin6_addr.s6_addr)),
+        src: IpAddr::V6(src),
         dst: IpAddr::V6(dst),
         ttl: u8::try_from(ttl).unwrap_or(0),
-        payload: buf[..n as usize].to_vec(),
+        payload: buf[..m.len].to_vec(),
+        received_at: m.received_at,
     }))
 }
 

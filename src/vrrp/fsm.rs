@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::packet::{Accepted, Advert, Auth, Discard, Expectation, Version};
 use super::priority::{self, OWNER, STOP};
-use super::timers::{from_centis, master_down_interval, skew_time, to_centis};
+use super::timers::{from_centis, join_down_interval, master_down_interval, skew_time, to_centis};
 
 /// What one virtual router is configured with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -255,6 +255,10 @@ impl Instance {
             self.become_master(now, TransitionReason::AddressOwner);
         } else {
             self.become_backup(now, self.cfg.advert_interval, reason);
+            // Until a master is heard, wait with a skew that orders nodes starting a few
+            // milliseconds apart (timers.rs, join_down_interval).
+            self.master_down_timer =
+                Some(now + join_down_interval(self.priority, self.cfg.advert_interval));
         }
     }
 
@@ -470,9 +474,13 @@ impl Instance {
 
     fn become_master(&mut self, now: Duration, reason: TransitionReason) {
         self.clear_timers();
-        // Addresses first, then the announcement, then the advert: by the time the old master
-        // hears us and lets go, the LAN already points at us (the RFC lists the advert first;
-        // the order inside one instant does not change the protocol).
+        // Addresses first, then the announcement, then the advert (RFC 5798 §6.4.2 lists the
+        // advert first; the order inside one instant does not change the protocol). A master
+        // that hears another one re-announces (master_heard), so the last announcement the LAN
+        // hears must be the rightful master's: when two backups take over at once (10 ms
+        // adverts: their timers are 0.39 ms apart per 10 priority points) the loser's
+        // announcement has to go out before its advert triggers the winner's re-announcement.
+        // With the advert first, a client was left pointing at the loser for 5 s (bench run).
         self.actions.push_back(Action::AddVips);
         self.actions.push_back(Action::Announce);
         self.send_advert(self.priority);

@@ -27,6 +27,25 @@ pub fn master_down_interval(priority: u8, master_adver_interval: Duration) -> Du
     master_adver_interval * 3 + skew_time(priority, master_adver_interval)
 }
 
+/// The shortest interval Skew_Time is computed with when a router joins (see
+/// [`join_down_interval`]).
+pub const JOIN_SKEW_FLOOR: Duration = Duration::from_secs(1);
+
+/// The Master_Down_Interval a backup waits when it joins (at startup, or when a fault clears)
+/// before it has heard a master: 3 * Advertisement_Interval + Skew_Time, the skew computed with
+/// an interval of at least [`JOIN_SKEW_FLOOR`].
+///
+/// RFC 5798 §6.1's skew is what lets the highest priority win when routers start together; at
+/// sub-second intervals it shrinks to fractions of a millisecond per priority step (10 ms
+/// adverts: 0.39 ms between priorities 210 and 200), less than the spread of process starts
+/// across nodes, so at a cold start whichever node starts first takes the VIP and is preempted
+/// a moment later: two holders in turn. With 1 s of skew the spread is 39 ms per 10 priority
+/// points, as with keepalived's default 1 s adverts. It only lengthens a wait in which no
+/// master is heard; an advert from a running master ends it as usual (§6.4.2).
+pub fn join_down_interval(priority: u8, interval: Duration) -> Duration {
+    interval * 3 + skew_time(priority, interval.max(JOIN_SKEW_FLOOR))
+}
+
 /// Whether an advertisement interval can be carried by `version`: v3 10 ms..40.95 s in 10 ms
 /// steps (RFC 5798 §5.2.7), v2 whole seconds 1..255 (RFC 3768 §5.3.7).
 pub fn check_interval(version: super::Version, d: Duration) -> Result<(), String> {
@@ -74,5 +93,22 @@ mod tests {
         // The owner's skew is 1/256 of the interval.
         assert_eq!(skew_time(255, from_centis(256)), Duration::from_millis(10));
         assert_eq!(to_centis(Duration::from_millis(1234)), 123);
+    }
+
+    #[test]
+    fn joining_skews_on_at_least_a_second() {
+        // 1 s and longer: the RFC's interval exactly.
+        for cs in [100, 250] {
+            let d = from_centis(cs);
+            assert_eq!(join_down_interval(100, d), master_down_interval(100, d));
+        }
+        // 10 ms adverts: 30 ms + 56/256 s = 248.75 ms for priority 200; 39.0625 ms per 10
+        // priority points instead of 0.39 ms.
+        let d = from_centis(1);
+        assert_eq!(join_down_interval(200, d), Duration::from_micros(248_750));
+        assert_eq!(
+            join_down_interval(200, d) - join_down_interval(210, d),
+            Duration::from_micros(39_062) + Duration::from_nanos(500)
+        );
     }
 }

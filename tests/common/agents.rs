@@ -121,7 +121,8 @@ pub fn keepalived_conf(
     )
 }
 
-/// Start keepalived (VRRP only, foreground) on a node with its own PID files.
+/// Start keepalived (VRRP only, foreground, logging to stderr only) on a node with its own PID
+/// files.
 pub fn start_keepalived(bed: &Bed, node: &Host, conf: &str) -> Proc {
     let conf_path = bed.write(&format!("{}-keepalived.conf", node.name), conf);
     let pid = bed.dir.join(format!("{}-keepalived.pid", node.name));
@@ -133,6 +134,10 @@ pub fn start_keepalived(bed: &Bed, node: &Host, conf: &str) -> Proc {
             "keepalived",
             "-n",
             "-l",
+            // No syslog: with no syslog daemon in the bed, keepalived falls back to writing
+            // every line to /dev/console, a slow serial console here; with hundreds of
+            // instances that stalled it for seconds and it never settled.
+            "-G",
             "-D",
             "-P",
             "-f",

@@ -376,3 +376,110 @@ fn rendered_manifests_pass_the_api_servers_validation() {
         "{table}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The README, as written.
+
+/// The first ```sh block after `heading` in README.md.
+fn readme_block(heading: &str) -> String {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let section = readme
+        .split_once(heading)
+        .unwrap_or_else(|| panic!("README.md has no {heading:?}"))
+        .1;
+    let block = section
+        .split_once("```sh\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .unwrap_or_else(|| panic!("no sh block under {heading:?}"))
+        .0;
+    block.to_string()
+}
+
+#[test]
+fn readme_install_section_works_as_written() {
+    let script = readme_block("## Installing in Kubernetes");
+    assert!(
+        script.contains("helm install") && script.contains("kubectl get vip"),
+        "{script}"
+    );
+    let mut bed = Bed::new(3);
+    let api = ApiServer::start(&mut bed);
+    // The nodes register themselves in a real cluster (no kubelet here).
+    let nodes = bed
+        .nodes
+        .iter()
+        .map(|n| {
+            format!(
+                "apiVersion: v1\nkind: Node\nmetadata: {{name: {}}}\n",
+                n.name
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("---\n");
+    let out = api.apply(&bed, &nodes);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // The commands as a user types them: bash from the repository root, kubectl and helm on
+    // PATH, the admin's KUBECONFIG, on the control-plane host.
+    let home = bed.dir.join("readme-home");
+    let bin = repo().join("hack/bin");
+    let path = format!(
+        "PATH={}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let kubeconfig = format!("KUBECONFIG={}", api.kubeconfig().display());
+    let home_var = format!("HOME={}", home.display());
+    let body = format!("set -euo pipefail\ncd {}\n{script}\n", repo().display());
+    let run = |body: &str| {
+        bed.exec(
+            &api.host.ns,
+            &["env", &path, &kubeconfig, &home_var, "bash", "-c", body],
+        )
+    };
+    let out = run(&body);
+    assert!(
+        out.status.success(),
+        "the README's commands failed:\n{}",
+        text(&out)
+    );
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    let header = shown
+        .lines()
+        .find(|l| l.starts_with("NAME") && l.contains("VRID"))
+        .unwrap_or_else(|| panic!("no table from kubectl get vip:\n{shown}"));
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "VRID", "ADDRESSES", "MASTER", "READY", "AGE"],
+        "{shown}"
+    );
+
+    // The DaemonSet's agents (here: processes on the nodes, with the chart's ServiceAccount)
+    // elect a master, and `kubectl get vip` shows it, as the README's sample output does.
+    let sa = api.service_account_kubeconfig(&bed, NS, "kube-vrrp");
+    let agents: Vec<Proc> = bed
+        .nodes
+        .iter()
+        .map(|n| start_k8s_agent_confined(&bed, n, &sa, NS))
+        .collect();
+    let names: Vec<&str> = bed.nodes.iter().map(|n| n.name.as_str()).collect();
+    let mut last = String::new();
+    let shows_master = wait_until(Duration::from_secs(20), Duration::from_millis(500), || {
+        last = String::from_utf8_lossy(&run("kubectl get vip").stdout).into_owned();
+        last.lines().any(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols.len() == 6
+                && cols[0] == "web"
+                && cols[1] == "51"
+                && cols[2] == "[\"198.51.100.100/32\"]"
+                && names.contains(&cols[3])
+                && cols[4] == "True"
+        })
+    });
+    let logs = agents
+        .iter()
+        .map(|a| a.log_text())
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    assert!(shows_master, "kubectl get vip:\n{last}\n{logs}");
+}

@@ -1,29 +1,52 @@
-//! A one-shot timer with microsecond precision for the engine's deadline: a Linux timerfd on
-//! CLOCK_MONOTONIC (the clock of `Instant`), registered with tokio.
+//! The engines' deadlines: one Linux timerfd (CLOCK_MONOTONIC, the clock of `Instant`) shared
+//! by every instance of the process, as keepalived keeps one timer list for all its instances.
 //!
-//! tokio's own timers round a deadline up to the next millisecond, which at 10 ms adverts is 3%
-//! of a Master_Down_Interval; a timerfd fires within the kernel's timer slack (50 µs). It costs
-//! a descriptor and a wake-up per deadline, where tokio's timer wheel serves every instance of
-//! the process from user space and fires those due in the same millisecond together, so an
-//! instance uses it only where a millisecond matters ([`EngineTimer`]).
+//! Why not tokio's timers: they round a deadline up to the next millisecond (3% of a
+//! Master_Down_Interval at 10 ms adverts), a sleep longer than 64 ms wakes the process twice
+//! (once to move it down the timer wheel), and the first timer set after the only one fired
+//! writes the runtime's eventfd to wake a thread that is already awake: three wake-ups per
+//! advert for a lone master, where this timer costs one. Why not a timerfd per instance: 255
+//! of them fire apart, a wake-up each; here deadlines within an instance's slack (a
+//! thousandth of its advert interval, at most 1 ms) fire together.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use tokio::io::unix::AsyncFd;
 use tokio::time::Instant;
 
-/// A timer that is either disarmed or set to one instant.
-#[derive(Debug)]
-pub struct Deadline {
-    fd: AsyncFd<OwnedFd>,
-    armed: Option<Instant>,
+/// The most a deadline may fire late so that it can share a wake-up with others.
+const MAX_SLACK: Duration = Duration::from_millis(1);
+
+/// Handle to the process's shared timer; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Timers {
+    shared: Arc<Mutex<Shared>>,
 }
 
-impl Deadline {
-    /// A disarmed timer.
-    pub fn new() -> io::Result<Deadline> {
+#[derive(Debug)]
+struct Shared {
+    fd: Arc<AsyncFd<OwnedFd>>,
+    /// Pending deadlines by (latest time to fire, id).
+    entries: BTreeMap<(Instant, u64), Entry>,
+    /// When the timerfd is set to expire.
+    armed: Option<Instant>,
+    next_id: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    at: Instant,
+    waker: Option<Waker>,
+}
+
+impl Timers {
+    /// Create the timerfd and the task that serves it; needs a tokio runtime.
+    pub fn start() -> io::Result<Timers> {
         // SAFETY: no pointers; a non-negative result is a new descriptor that we own.
         let raw = unsafe {
             libc::timerfd_create(
@@ -37,146 +60,260 @@ impl Deadline {
         // SAFETY: `raw` is a valid descriptor nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         // SAFETY: the AsyncFd owns the descriptor, so it stays open while registered.
-        let fd = unsafe { AsyncFd::register(fd) }?;
-        Ok(Deadline { fd, armed: None })
+        let fd = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+            .map_err(io::Error::from)?;
+        let fd = Arc::new(fd);
+        let shared = Arc::new(Mutex::new(Shared {
+            fd: fd.clone(),
+            entries: BTreeMap::new(),
+            armed: None,
+            next_id: 0,
+        }));
+        tokio::spawn(serve(fd, Arc::downgrade(&shared)));
+        Ok(Timers { shared })
     }
 
-    /// Fire at `at` (at once if it has passed), or never with `None`. Re-arming to the
-    /// instant already set costs nothing.
-    pub fn set(&mut self, at: Option<Instant>) -> io::Result<()> {
-        if at == self.armed {
-            return Ok(());
-        }
-        let value = match at {
-            // The kernel takes an absolute CLOCK_MONOTONIC time; `Instant` reads the same
-            // clock but does not expose it, so go through the time left.
-            Some(at) => {
-                let left = at.saturating_duration_since(Instant::now());
-                let mut now = libc::timespec {
-                    tv_sec: 0,
-                    tv_nsec: 0,
-                };
-                // SAFETY: `now` is a valid timespec to write.
-                if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                let now_ns = now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128;
-                let at_ns = now_ns + left.as_nanos();
-                libc::timespec {
-                    tv_sec: (at_ns / 1_000_000_000) as libc::time_t,
-                    tv_nsec: (at_ns % 1_000_000_000) as libc::c_long,
-                }
-            }
-            // All zero disarms.
-            None => libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Wake the owners of due deadlines whenever the timerfd expires; ends with the last handle.
+async fn serve(fd: Arc<AsyncFd<OwnedFd>>, shared: Weak<Mutex<Shared>>) {
+    loop {
+        let Ok(mut guard) = fd.readable().await else {
+            return;
         };
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: value,
-        };
-        // SAFETY: a valid timerfd and a valid itimerspec; the old value is not asked for.
-        let rc = unsafe {
-            libc::timerfd_settime(
-                self.fd.as_raw_fd(),
-                libc::TFD_TIMER_ABSTIME,
-                &spec,
-                std::ptr::null_mut(),
+        let mut expirations = [0u8; 8];
+        // SAFETY: reading 8 bytes into an 8-byte buffer. The count is not needed: an
+        // EAGAIN means a re-arm cancelled the expiry, and due entries are found by time.
+        unsafe {
+            libc::read(
+                fd.as_raw_fd(),
+                expirations.as_mut_ptr().cast(),
+                expirations.len(),
             )
         };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        self.armed = at;
-        Ok(())
-    }
-
-    /// Wait until the armed instant; never completes while disarmed. Cancel-safe: dropping the
-    /// future leaves the timer armed.
-    pub async fn fired(&mut self) {
-        if self.armed.is_none() {
-            return std::future::pending().await;
-        }
-        loop {
-            let Ok(mut guard) = self.fd.readable().await else {
-                return std::future::pending().await;
-            };
-            let mut expirations = [0u8; 8];
-            // SAFETY: reading 8 bytes into an 8-byte buffer.
-            let n = unsafe {
-                libc::read(
-                    guard.get_inner().as_raw_fd(),
-                    expirations.as_mut_ptr().cast(),
-                    expirations.len(),
-                )
-            };
-            if n == 8 {
-                self.armed = None;
-                // Not readable again before the next expiry, which the kernel signals anew:
-                // no need to learn it from an EAGAIN.
-                guard.clear_ready();
-                return;
-            }
-            // EAGAIN: readiness from an expiry that a later re-arm cancelled.
-            guard.clear_ready();
+        guard.clear_ready();
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let due = {
+            let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+            s.armed = None;
+            let due = s.take_due(Instant::now());
+            s.rearm();
+            due
+        };
+        for waker in due {
+            waker.wake();
         }
     }
 }
 
-/// Advert intervals below which an instance's deadlines run on a [`Deadline`] instead of
-/// tokio's millisecond timers: from 100 ms up, a millisecond is at most 0.3% of a
-/// Master_Down_Interval, and tokio's timer wheel is cheaper with many instances (255 instances at
-/// 1 s adverts, a timerfd each: the master's CPU went up by about 60%, one wake-up per timer).
-pub const PRECISE_BELOW: Duration = Duration::from_millis(100);
+impl Shared {
+    /// Remove every entry whose deadline has passed and return the wakers to call.
+    fn take_due(&mut self, now: Instant) -> Vec<Waker> {
+        // An entry that is due has its latest time before now + MAX_SLACK: look no further.
+        let due: Vec<(Instant, u64)> = self
+            .entries
+            .range(..(now + MAX_SLACK, u64::MAX))
+            .filter(|(_, e)| e.at <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        due.iter()
+            .filter_map(|k| self.entries.remove(k).and_then(|e| e.waker))
+            .collect()
+    }
 
-/// The timer of one instance's engine: a timerfd for short advert intervals, tokio's otherwise.
+    /// Set the timerfd to the earliest latest-time, or disarm it.
+    fn rearm(&mut self) {
+        let want = self.entries.keys().next().map(|(latest, _)| *latest);
+        if want == self.armed {
+            return;
+        }
+        match settime(&self.fd, want) {
+            Ok(()) => self.armed = want,
+            // Cannot happen with a valid timerfd and time; keep the old arming.
+            Err(e) => tracing::warn!(error = %e, "timerfd_settime failed"),
+        }
+    }
+}
+
+impl Drop for Shared {
+    /// Wake the serving task so that it sees the handles gone and ends.
+    fn drop(&mut self) {
+        let _ = settime(&self.fd, Some(Instant::now()));
+    }
+}
+
+/// Arm `fd` to expire at `at` (at once if it has passed), or disarm it with `None`.
+fn settime(fd: &AsyncFd<OwnedFd>, at: Option<Instant>) -> io::Result<()> {
+    let value = match at {
+        // The kernel takes an absolute CLOCK_MONOTONIC time; `Instant` reads the same clock
+        // but does not expose it, so go through the time left. At least 1 ns: all zero
+        // would disarm.
+        Some(at) => {
+            let left = at.saturating_duration_since(Instant::now());
+            let mut now = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `now` is a valid timespec to write.
+            if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let at_ns = (now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128)
+                .saturating_add(left.as_nanos())
+                .max(1);
+            libc::timespec {
+                tv_sec: (at_ns / 1_000_000_000) as libc::time_t,
+                tv_nsec: (at_ns % 1_000_000_000) as libc::c_long,
+            }
+        }
+        None => libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+    };
+    let spec = libc::itimerspec {
+        it_interval: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+        it_value: value,
+    };
+    // SAFETY: a valid timerfd and a valid itimerspec; the old value is not asked for.
+    let rc = unsafe {
+        libc::timerfd_settime(
+            fd.as_raw_fd(),
+            libc::TFD_TIMER_ABSTIME,
+            &spec,
+            std::ptr::null_mut(),
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The timer of one instance's engine: fires once at the instant set.
 #[derive(Debug)]
 pub enum EngineTimer {
-    /// Microseconds, one descriptor.
-    Precise(Deadline),
-    /// Milliseconds, tokio's shared timer wheel.
+    /// On the shared timerfd.
+    Shared(Alarm),
+    /// tokio's timer, when no timerfd could be had (millisecond precision).
     Coarse(Option<Instant>),
 }
 
+/// One instance's entry in [`Timers`].
+#[derive(Debug)]
+pub struct Alarm {
+    timers: Timers,
+    id: u64,
+    slack: Duration,
+    /// The entry's key while one is registered (it is gone once fired).
+    key: Option<(Instant, u64)>,
+    at: Option<Instant>,
+}
+
 impl EngineTimer {
-    /// The timer for an instance advertising every `interval`.
-    pub fn for_interval(interval: Duration) -> EngineTimer {
-        if interval >= PRECISE_BELOW {
-            return EngineTimer::Coarse(None);
-        }
-        match Deadline::new() {
-            Ok(d) => EngineTimer::Precise(d),
-            Err(e) => {
-                tracing::warn!(error = %e, "no timerfd: deadlines have millisecond precision");
-                EngineTimer::Coarse(None)
-            }
+    /// The timer for an instance advertising every `interval`, on `timers` if there are.
+    pub fn new(timers: Option<&Timers>, interval: Duration) -> EngineTimer {
+        match timers {
+            Some(t) => EngineTimer::Shared(Alarm::new(t, interval)),
+            None => EngineTimer::Coarse(None),
         }
     }
 
-    /// Fire at `at`, or never.
+    /// Fire at `at`, or never. Setting the instant already set costs nothing.
     pub fn set(&mut self, at: Option<Instant>) {
         match self {
-            EngineTimer::Precise(d) => {
-                if let Err(e) = d.set(at) {
-                    tracing::warn!(error = %e, "timerfd failed: deadlines have millisecond precision");
-                    *self = EngineTimer::Coarse(at);
-                }
-            }
+            EngineTimer::Shared(a) => a.set(at),
             EngineTimer::Coarse(c) => *c = at,
         }
     }
 
-    /// Wait until the instant set; never completes while unset.
+    /// Wait until the instant set; never completes while unset. Cancel-safe: dropping the
+    /// future leaves the timer set.
     pub async fn fired(&mut self) {
         match self {
-            EngineTimer::Precise(d) => d.fired().await,
+            EngineTimer::Shared(a) => std::future::poll_fn(|cx| a.poll_fired(cx.waker())).await,
             EngineTimer::Coarse(Some(at)) => tokio::time::sleep_until(*at).await,
             EngineTimer::Coarse(None) => std::future::pending().await,
+        }
+    }
+}
+
+impl Alarm {
+    fn new(timers: &Timers, interval: Duration) -> Alarm {
+        let id = {
+            let mut s = timers.lock();
+            s.next_id += 1;
+            s.next_id
+        };
+        Alarm {
+            timers: timers.clone(),
+            id,
+            slack: (interval / 1000).min(MAX_SLACK),
+            key: None,
+            at: None,
+        }
+    }
+
+    fn set(&mut self, at: Option<Instant>) {
+        if at == self.at {
+            return;
+        }
+        let mut s = self.timers.lock();
+        let waker = self
+            .key
+            .take()
+            .and_then(|k| s.entries.remove(&k))
+            .and_then(|e| e.waker);
+        if let Some(at) = at {
+            let key = (at + self.slack, self.id);
+            s.entries.insert(key, Entry { at, waker });
+            self.key = Some(key);
+        }
+        s.rearm();
+        self.at = at;
+    }
+
+    /// Ready once the instant set has passed (and then unset until set again).
+    fn poll_fired(&mut self, waker: &Waker) -> Poll<()> {
+        let Some(at) = self.at else {
+            return Poll::Pending;
+        };
+        let mut s = self.timers.lock();
+        let passed = at <= Instant::now();
+        match self.key.and_then(|k| s.entries.get_mut(&k)) {
+            Some(entry) if !passed => {
+                if !entry.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                    entry.waker = Some(waker.clone());
+                }
+                Poll::Pending
+            }
+            // Fired by the serving task, or due already.
+            _ => {
+                if let Some(k) = self.key.take() {
+                    s.entries.remove(&k);
+                    s.rearm();
+                }
+                self.at = None;
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+impl Drop for Alarm {
+    fn drop(&mut self) {
+        if let Some(k) = self.key.take() {
+            let mut s = self.timers.lock();
+            s.entries.remove(&k);
+            s.rearm();
         }
     }
 }
@@ -185,33 +322,72 @@ impl EngineTimer {
 mod tests {
     use super::*;
 
+    async fn timer(timers: &Timers) -> EngineTimer {
+        EngineTimer::new(Some(timers), Duration::from_millis(10))
+    }
+
     #[tokio::test]
     async fn fires_at_the_instant_and_not_before() {
-        let mut d = Deadline::new().unwrap();
+        let timers = Timers::start().unwrap();
+        let mut d = timer(&timers).await;
         let start = Instant::now();
-        d.set(Some(start + Duration::from_millis(30))).unwrap();
+        d.set(Some(start + Duration::from_millis(30)));
         d.fired().await;
         assert!(start.elapsed() >= Duration::from_millis(30));
-        // Disarmed now: waiting again does not complete.
+        // Unset now: waiting again does not complete.
         let again = tokio::time::timeout(Duration::from_millis(50), d.fired()).await;
         assert!(again.is_err());
     }
 
     #[tokio::test]
     async fn a_moved_deadline_replaces_the_old_one() {
-        let mut d = Deadline::new().unwrap();
+        let timers = Timers::start().unwrap();
+        let mut d = timer(&timers).await;
         let start = Instant::now();
-        d.set(Some(start + Duration::from_millis(10))).unwrap();
-        d.set(Some(start + Duration::from_millis(60))).unwrap();
+        d.set(Some(start + Duration::from_millis(10)));
+        d.set(Some(start + Duration::from_millis(60)));
         d.fired().await;
         assert!(start.elapsed() >= Duration::from_millis(60));
-        // A passed instant fires at once; disarming stops it.
-        d.set(Some(start)).unwrap();
+        // A passed instant fires at once; unsetting stops it.
+        d.set(Some(start));
         d.fired().await;
-        d.set(Some(Instant::now() + Duration::from_millis(5)))
-            .unwrap();
-        d.set(None).unwrap();
+        d.set(Some(Instant::now() + Duration::from_millis(5)));
+        d.set(None);
         let never = tokio::time::timeout(Duration::from_millis(50), d.fired()).await;
         assert!(never.is_err());
+    }
+
+    #[tokio::test]
+    async fn many_timers_each_fire_at_their_own_instant() {
+        let timers = Timers::start().unwrap();
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..20u64 {
+            let timers = timers.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut d = timer(&timers).await;
+                let at = start + Duration::from_millis(5 * (20 - i));
+                d.set(Some(at));
+                d.fired().await;
+                (at, Instant::now())
+            }));
+        }
+        for t in tasks {
+            let (at, fired) = t.await.unwrap();
+            assert!(fired >= at, "fired {:?} early", at - fired);
+        }
+        // A dropped timer leaves nothing behind.
+        assert!(timers.lock().entries.is_empty());
+    }
+
+    #[tokio::test]
+    async fn dropping_an_armed_timer_removes_its_entry() {
+        let timers = Timers::start().unwrap();
+        let mut d = timer(&timers).await;
+        d.set(Some(Instant::now() + Duration::from_secs(60)));
+        assert_eq!(timers.lock().entries.len(), 1);
+        drop(d);
+        assert!(timers.lock().entries.is_empty());
+        assert_eq!(timers.lock().armed, None);
     }
 }

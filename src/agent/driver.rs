@@ -9,7 +9,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::{Instant, sleep_until};
 
 use super::announcer::Announcer;
-use super::deadline::EngineTimer;
+use super::deadline::{EngineTimer, Timers};
 use super::status::{StatusStore, rfc3339};
 use crate::metrics::Metrics;
 use crate::net::announce::{FrameSender, frame_for};
@@ -61,6 +61,8 @@ pub struct Host {
     pub status: StatusStore,
     /// The engine's time zero.
     pub epoch: Instant,
+    /// The shared deadline timer (tokio's timers if it could not be had).
+    pub timers: Option<Timers>,
 }
 
 /// How long an installed VIP lives unless refreshed: a little over the backups'
@@ -82,6 +84,11 @@ struct Driver {
     stopped: bool,
     /// The latest time given to the engine: its clock never runs backwards.
     last_now: Duration,
+    /// The master last written to the status.
+    published_master: Option<IpAddr>,
+    /// This instance's adverts-received and adverts-sent counters, looked up once.
+    received: prometheus::IntCounter,
+    sent: prometheus::IntCounter,
 }
 
 /// Run one virtual router until it is told to shut down (or its channel closes). `trackers` is
@@ -96,6 +103,9 @@ pub async fn run(
     let mut links = host.links.subscribe();
     let inst = Instance::new(cfg.instance.clone());
     let vrid = cfg.instance.vrid.to_string();
+    let labels = [cfg.name.as_str(), vrid.as_str()];
+    let received = host.metrics.adverts_received.with_label_values(&labels);
+    let sent = host.metrics.adverts_sent.with_label_values(&labels);
     let mut d = Driver {
         announcer: Announcer::new(cfg.announce.clone()),
         cfg,
@@ -107,8 +117,11 @@ pub async fn run(
         last_refresh: None,
         stopped: false,
         last_now: Duration::ZERO,
+        published_master: None,
+        received,
+        sent,
     };
-    let mut timer = EngineTimer::for_interval(d.cfg.instance.advert_interval);
+    let mut timer = EngineTimer::new(d.host.timers.as_ref(), d.cfg.instance.advert_interval);
     d.publish_config();
     let now = d.now();
     d.apply_trackers(now, trackers);
@@ -208,36 +221,37 @@ impl Driver {
                 let labels = [self.cfg.name.as_str(), self.vrid.as_str()];
                 match result {
                     Ok(accepted) => {
+                        self.received.inc();
                         self.host
-                            .metrics
-                            .adverts_received
-                            .with_label_values(&labels)
-                            .inc();
+                            .status
+                            .count(&self.cfg.name, |c| c.adverts_received += 1);
                         if accepted.address_mismatch {
                             self.host
                                 .metrics
                                 .address_mismatches
                                 .with_label_values(&labels)
                                 .inc();
-                        }
-                        let master = self.inst.master().map(|m| m.to_string());
-                        let conflict = accepted.address_mismatch.then(|| {
-                            format!(
+                            let conflict = format!(
                                 "router {src} advertises vrid {} on {} with addresses {} (ours: {})",
                                 advert.vrid,
                                 self.cfg.interface,
                                 join(&advert.addresses),
                                 join(&self.cfg.instance.addresses)
-                            )
-                        });
-                        self.host.status.update(&self.cfg.name, |s| {
-                            s.counters.adverts_received += 1;
-                            s.counters.address_mismatches += u64::from(accepted.address_mismatch);
-                            s.master = master;
-                            if conflict.is_some() {
-                                s.conflict = conflict;
-                            }
-                        });
+                            );
+                            self.host.status.update(&self.cfg.name, |s| {
+                                s.counters.address_mismatches += 1;
+                                s.conflict = Some(conflict);
+                            });
+                        }
+                        // Formatted only when it changes: this runs on every advert.
+                        let master = self.inst.master();
+                        if master != self.published_master {
+                            self.published_master = master;
+                            let master = master.map(|m| m.to_string());
+                            self.host
+                                .status
+                                .update(&self.cfg.name, |s| s.master = master);
+                        }
                     }
                     Err(reason) => {
                         self.host
@@ -368,7 +382,8 @@ impl Driver {
                         .state_since
                         .with_label_values(&labels)
                         .set(unix as i64);
-                    let master = self.inst.master().map(|m| m.to_string());
+                    self.published_master = self.inst.master();
+                    let master = self.published_master.map(|m| m.to_string());
                     self.host.status.update(&self.cfg.name, |s| {
                         s.state = to.to_string();
                         s.reason = reason.to_string();
@@ -399,14 +414,10 @@ impl Driver {
             match advert.encode(src, dst) {
                 Ok(bytes) => match self.host.socket.send(&bytes, dst).await {
                     Ok(()) => {
-                        self.host
-                            .metrics
-                            .adverts_sent
-                            .with_label_values(&[self.cfg.name.as_str(), self.vrid.as_str()])
-                            .inc();
+                        self.sent.inc();
                         self.host
                             .status
-                            .update(&self.cfg.name, |s| s.counters.adverts_sent += 1);
+                            .count(&self.cfg.name, |c| c.adverts_sent += 1);
                     }
                     // A down link refuses sends; the link monitor moves us to Fault.
                     Err(e) => self.action_error("send", &e.to_string()),

@@ -155,6 +155,15 @@ impl StatusStore {
         }
     }
 
+    /// Bump one instance's counters: no reportable field changes, so nothing is compared or
+    /// notified (this runs on every advert). Does nothing for an unknown instance.
+    pub fn count(&self, name: &str, f: impl FnOnce(&mut Counters)) {
+        let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = map.get_mut(name) {
+            f(&mut entry.counters);
+        }
+    }
+
     /// A receiver that sees a new value whenever a reportable field changes.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changed.subscribe()

@@ -9,6 +9,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::deadline::Timers;
 use super::driver::{self, Command, Host};
 use super::listener::Listener;
 use super::status::StatusStore;
@@ -38,6 +39,8 @@ pub struct Supervisor {
     status: StatusStore,
     links: broadcast::Sender<Link>,
     epoch: Instant,
+    /// Created with the first instance (it needs the runtime); `None` until then.
+    timers: Option<Timers>,
     running: BTreeMap<String, Running>,
     listeners: HashMap<(String, bool), Listener>,
     frames: HashMap<u32, Arc<FrameSender>>,
@@ -58,11 +61,26 @@ impl Supervisor {
             status,
             links,
             epoch: Instant::now(),
+            timers: None,
             running: BTreeMap::new(),
             listeners: HashMap::new(),
             frames: HashMap::new(),
             pods: None,
         }
+    }
+
+    /// The shared deadline timer, started on first use; `None` (tokio's timers) if the
+    /// kernel refused a timerfd.
+    fn timers(&mut self) -> Option<Timers> {
+        if self.timers.is_none() {
+            match Timers::start() {
+                Ok(t) => self.timers = Some(t),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no timerfd: deadlines have millisecond precision")
+                }
+            }
+        }
+        self.timers.clone()
     }
 
     /// Names of the running instances.
@@ -137,6 +155,7 @@ impl Supervisor {
                 Listener::start(socket, cfg.interface.clone(), self.metrics.clone()),
             );
         }
+        let timers = self.timers();
         let listener = &self.listeners[&key];
         let frames = match self.frames.get(&link.index) {
             Some(f) => f.clone(),
@@ -172,6 +191,7 @@ impl Supervisor {
             metrics: self.metrics.clone(),
             status: self.status.clone(),
             epoch: self.epoch,
+            timers,
         };
         let env = TrackerEnv {
             netlink: self.netlink.clone(),

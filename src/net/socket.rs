@@ -33,7 +33,9 @@ pub struct Received {
 #[derive(Debug)]
 pub struct VrrpSocket {
     recv: AsyncFd<Socket>,
-    send: AsyncFd<Socket>,
+    /// Not registered with the runtime: a registered socket reports itself writable each time
+    /// a sent datagram is freed, a wake-up per advert for nothing.
+    send: Socket,
     v6: bool,
 }
 
@@ -96,7 +98,7 @@ impl VrrpSocket {
         recv.set_recv_buffer_size(1 << 20)?;
         Ok(VrrpSocket {
             recv: register(recv)?,
-            send: register(send)?,
+            send,
             v6,
         })
     }
@@ -104,13 +106,20 @@ impl VrrpSocket {
     /// Send one VRRP message to `dst` (the group, or a unicast peer).
     pub async fn send(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
         let addr: socket2::SockAddr = SocketAddr::new(dst, 0).into();
-        loop {
-            let mut guard = self.send.writable().await?;
-            match guard.try_io(|s| s.get_ref().send_to(payload, &addr)) {
-                Ok(result) => return result.map(|_| ()),
-                Err(_would_block) => continue,
+        // A full send buffer (a stalled queue: adverts are a few dozen bytes) is retried for
+        // up to SEND_RETRIES ms, then reported.
+        for _ in 0..SEND_RETRIES {
+            match self.send.send_to(payload, &addr) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    tokio::time::sleep(Duration::from_millis(1)).await
+                }
+                result => return result.map(|_| ()),
             }
         }
+        Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "send buffer full",
+        ))
     }
 
     /// Receive the next packet. A packet that fails the IP-level checks is returned as the
@@ -131,9 +140,13 @@ impl VrrpSocket {
     }
 }
 
+/// How many times (a millisecond apart) a send that finds the buffer full is tried.
+const SEND_RETRIES: u32 = 10;
+
 fn register(s: Socket) -> io::Result<AsyncFd<Socket>> {
     // SAFETY: the AsyncFd owns the socket, so the fd stays open for as long as it is registered.
-    unsafe { AsyncFd::register(s) }.map_err(|e| e.into())
+    unsafe { AsyncFd::register_with_interest(s, tokio::io::Interest::READABLE) }
+        .map_err(|e| e.into())
 }
 
 fn set_int(s: &Socket, level: i32, name: i32, value: i32) -> io::Result<()> {

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
@@ -73,9 +73,15 @@ impl Timers {
         Ok(Timers { shared })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
-        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        lock(&self.shared)
     }
+}
+
+/// The shared state, also after a panic elsewhere poisoned the lock (it stays consistent: no
+/// method panics halfway).
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Wake the owners of due deadlines whenever the timerfd expires; ends with the last handle.
@@ -99,7 +105,7 @@ async fn serve(fd: Arc<AsyncFd<OwnedFd>>, shared: Weak<Mutex<Shared>>) {
             return;
         };
         let due = {
-            let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+            let mut s = lock(&shared);
             s.armed = None;
             let due = s.take_due(Instant::now());
             s.rearm();
@@ -124,6 +130,12 @@ impl Shared {
         due.iter()
             .filter_map(|k| self.entries.remove(k).and_then(|e| e.waker))
             .collect()
+    }
+
+    /// Forget the entry under `key`, if it is still there, and re-arm for the rest.
+    fn forget(&mut self, key: (Instant, u64)) {
+        self.entries.remove(&key);
+        self.rearm();
     }
 
     /// Set the timerfd to the earliest latest-time, or disarm it.
@@ -298,8 +310,7 @@ impl Alarm {
             // Fired by the serving task, or due already.
             _ => {
                 if let Some(k) = self.key.take() {
-                    s.entries.remove(&k);
-                    s.rearm();
+                    s.forget(k);
                 }
                 self.at = None;
                 Poll::Ready(())
@@ -311,9 +322,7 @@ impl Alarm {
 impl Drop for Alarm {
     fn drop(&mut self) {
         if let Some(k) = self.key.take() {
-            let mut s = self.timers.lock();
-            s.entries.remove(&k);
-            s.rearm();
+            self.timers.lock().forget(k);
         }
     }
 }
@@ -322,14 +331,14 @@ impl Drop for Alarm {
 mod tests {
     use super::*;
 
-    async fn timer(timers: &Timers) -> EngineTimer {
+    fn timer(timers: &Timers) -> EngineTimer {
         EngineTimer::new(Some(timers), Duration::from_millis(10))
     }
 
     #[tokio::test]
     async fn fires_at_the_instant_and_not_before() {
         let timers = Timers::start().unwrap();
-        let mut d = timer(&timers).await;
+        let mut d = timer(&timers);
         let start = Instant::now();
         d.set(Some(start + Duration::from_millis(30)));
         d.fired().await;
@@ -342,7 +351,7 @@ mod tests {
     #[tokio::test]
     async fn a_moved_deadline_replaces_the_old_one() {
         let timers = Timers::start().unwrap();
-        let mut d = timer(&timers).await;
+        let mut d = timer(&timers);
         let start = Instant::now();
         d.set(Some(start + Duration::from_millis(10)));
         d.set(Some(start + Duration::from_millis(60)));
@@ -365,7 +374,7 @@ mod tests {
         for i in 0..20u64 {
             let timers = timers.clone();
             tasks.push(tokio::spawn(async move {
-                let mut d = timer(&timers).await;
+                let mut d = timer(&timers);
                 let at = start + Duration::from_millis(5 * (20 - i));
                 d.set(Some(at));
                 d.fired().await;
@@ -383,7 +392,7 @@ mod tests {
     #[tokio::test]
     async fn dropping_an_armed_timer_removes_its_entry() {
         let timers = Timers::start().unwrap();
-        let mut d = timer(&timers).await;
+        let mut d = timer(&timers);
         d.set(Some(Instant::now() + Duration::from_secs(60)));
         assert_eq!(timers.lock().entries.len(), 1);
         drop(d);

@@ -191,3 +191,72 @@ impl Default for Metrics {
         Metrics::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line<'a>(text: &'a str, series: &str) -> Option<&'a str> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+    }
+
+    #[test]
+    fn state_is_a_state_set_and_each_readme_metric_renders() {
+        let m = Metrics::new();
+        m.set_state("web", 51, State::Backup);
+        m.set_state("web", 51, State::Master);
+        m.transitions
+            .with_label_values(&["web", "51", "Master", "MasterDown"])
+            .inc();
+        m.adverts_received
+            .with_label_values(&["web", "51"])
+            .inc_by(3);
+        m.address_mismatches.with_label_values(&["web", "51"]).inc();
+        m.state_since
+            .with_label_values(&["web", "51"])
+            .set(1_800_000_000);
+        m.action_errors
+            .with_label_values(&["web", "51", "send"])
+            .inc_by(2);
+        m.init_discards("eth0");
+        let text = m.render();
+        let v = r#"vip="web",vrid="51""#;
+        for (series, value) in [
+            (format!(r#"kube_vrrp_state{{state="Master",{v}}}"#), "1"),
+            (format!(r#"kube_vrrp_state{{state="Backup",{v}}}"#), "0"),
+            (format!(r#"kube_vrrp_state{{state="Fault",{v}}}"#), "0"),
+            (
+                format!(r#"kube_vrrp_transitions_total{{reason="MasterDown",to="Master",{v}}}"#),
+                "1",
+            ),
+            (format!("kube_vrrp_adverts_received_total{{{v}}}"), "3"),
+            (format!("kube_vrrp_address_mismatch_total{{{v}}}"), "1"),
+            (
+                format!("kube_vrrp_state_since_timestamp_seconds{{{v}}}"),
+                "1800000000",
+            ),
+            (
+                format!(r#"kube_vrrp_action_errors_total{{action="send",{v}}}"#),
+                "2",
+            ),
+            (
+                r#"kube_vrrp_discards_total{interface="eth0",reason="bad_checksum"}"#.into(),
+                "0",
+            ),
+        ] {
+            assert_eq!(line(&text, &series), Some(value), "{series} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_removed_instance_leaves_no_state_priority_or_since() {
+        let m = Metrics::new();
+        m.set_state("web", 51, State::Master);
+        m.priority.with_label_values(&["web", "51"]).set(150);
+        m.state_since.with_label_values(&["web", "51"]).set(1);
+        m.remove_instance("web", 51);
+        let text = m.render();
+        assert!(!text.contains(r#"vip="web""#), "{text}");
+    }
+}

@@ -85,3 +85,102 @@ pub fn table(instances: &[InstanceStatus]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::status::Counters;
+
+    fn instance(name: &str, vrid: u8, state: &str, error: Option<&str>) -> InstanceStatus {
+        InstanceStatus {
+            name: name.into(),
+            vrid,
+            interface: "eth0".into(),
+            state: state.into(),
+            priority: 150,
+            master: Some("198.51.100.11".into()),
+            since: "2026-12-06T05:00:00Z".into(),
+            error: error.map(String::from),
+            counters: Counters {
+                adverts_sent: 12,
+                adverts_received: 3,
+                discards: [
+                    ("bad_checksum".to_string(), 2),
+                    ("ttl_not_255".to_string(), 5),
+                ]
+                .into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn table_has_a_header_and_one_aligned_row_per_instance() {
+        let mut backup = instance("database", 7, "Backup", None);
+        backup.master = None;
+        let text = table(&[instance("web", 51, "Master", None), backup]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        let cells = |l: &str| l.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            cells(lines[0]),
+            [
+                "NAME",
+                "VRID",
+                "INTERFACE",
+                "STATE",
+                "PRIORITY",
+                "MASTER",
+                "SINCE",
+                "SENT",
+                "RECEIVED",
+                "DISCARDED"
+            ]
+        );
+        assert_eq!(
+            cells(lines[1]),
+            [
+                "web",
+                "51",
+                "eth0",
+                "Master",
+                "150",
+                "198.51.100.11",
+                "2026-12-06T05:00:00Z",
+                "12",
+                "3",
+                "7"
+            ]
+        );
+        assert_eq!(
+            cells(lines[2])[..6],
+            ["database", "7", "eth0", "Backup", "150", "-"]
+        );
+        // Columns line up: every column starts where its header starts.
+        for header in ["VRID", "STATE", "MASTER", "DISCARDED"] {
+            let at = lines[0].find(header).expect("header");
+            for row in &lines[1..] {
+                assert!(
+                    row[..at].ends_with("  ") && !row[at..].starts_with(' '),
+                    "{header} misaligned:\n{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_instance_in_error_says_why_in_its_state() {
+        let text = table(&[instance(
+            "web",
+            51,
+            "Error",
+            Some("vrid 51 on eth0 is already used"),
+        )]);
+        let row = text.lines().nth(1).expect("row");
+        assert!(
+            row.contains("Error (vrid 51 on eth0 is already used)"),
+            "{text}"
+        );
+    }
+}

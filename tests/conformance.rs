@@ -52,8 +52,16 @@ struct Step {
     input: Value,
     #[serde(default)]
     expect: Vec<String>,
-    #[serde(default)]
-    next_timeout: Option<Option<String>>,
+    /// Required on every step: a duration, or `null` for "no deadline armed".
+    #[serde(deserialize_with = "required_nullable")]
+    next_timeout: Option<String>,
+}
+
+/// A field that must be present and may be `null` (serde treats a missing `Option` as `None`
+/// and `null` as "not given" when it is `Option<Option<_>>` with a default; neither is wanted:
+/// a transcript that says nothing about the deadline would check nothing).
+fn required_nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d)
 }
 
 #[derive(Deserialize)]
@@ -161,13 +169,11 @@ fn run(file: &str) {
             got.push(action.to_string());
         }
         assert_eq!(got, step.expect, "{ctx}: actions");
-        if let Some(expected) = step.next_timeout {
-            assert_eq!(
-                inst.poll_timeout(),
-                expected.as_deref().map(dur),
-                "{ctx}: next deadline"
-            );
-        }
+        assert_eq!(
+            inst.poll_timeout(),
+            step.next_timeout.as_deref().map(dur),
+            "{ctx}: next deadline"
+        );
     }
 }
 
@@ -176,6 +182,20 @@ macro_rules! transcripts {
         $( #[test] fn $name() { run(concat!(stringify!($name), ".jsonl")); } )*
         const LISTED: &[&str] = &[$(concat!(stringify!($name), ".jsonl")),*];
     };
+}
+
+/// A step must say what the deadline is: a missing `next_timeout` is an error, `null` is an
+/// assertion that no deadline is armed.
+#[test]
+fn a_step_without_next_timeout_is_refused() {
+    let missing = r#"{"at":"0s","input":"startup","expect":[]}"#;
+    assert!(serde_json::from_str::<Step>(missing).is_err());
+    let null = r#"{"at":"0s","input":"startup","expect":[],"next_timeout":null}"#;
+    let step: Step = serde_json::from_str(null).expect("null is an assertion");
+    assert_eq!(step.next_timeout, None);
+    let given = r#"{"at":"0s","input":"startup","expect":[],"next_timeout":"1s"}"#;
+    let step: Step = serde_json::from_str(given).expect("a duration");
+    assert_eq!(step.next_timeout.as_deref(), Some("1s"));
 }
 
 /// A transcript file that is not listed below would never run.
@@ -216,4 +236,5 @@ transcripts!(
     v2_whole_second_timing,
     release_removes_at_once,
     join_skew_orders_cold_starts,
+    backup_shuts_down_at_once,
 );

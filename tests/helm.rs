@@ -371,8 +371,19 @@ fn rendered_manifests_pass_the_api_servers_validation() {
     let out = api.apply(&bed, &vip);
     assert!(out.status.success(), "{}", text(&out));
     let table = api.kubectl_ok(&bed, &["get", "vip"]);
-    assert!(
-        table.starts_with("NAME") && table.contains("web") && table.contains("51"),
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows.first().map(|r| &r[..]),
+        Some(&["NAME", "VRID", "ADDRESSES", "MASTER", "READY", "AGE"][..]),
+        "{table}"
+    );
+    let row = rows.get(1).unwrap_or_else(|| panic!("no row: {table}"));
+    assert_eq!(
+        row[..3],
+        ["web", "51", "[\"198.51.100.100/32\"]"],
         "{table}"
     );
 }

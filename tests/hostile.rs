@@ -262,7 +262,7 @@ fn malformed_and_spoofed_packets_are_counted_and_change_nothing() {
     let mismatch_before = instance(bed, node1, "v3")["counters"]["addressMismatches"]
         .as_u64()
         .unwrap_or(0);
-    inject::send(
+    let sent = inject::send(
         &l.attacker.ns,
         vec![crafted(
             255,
@@ -273,6 +273,7 @@ fn malformed_and_spoofed_packets_are_counted_and_change_nothing() {
         10,
         100,
     );
+    assert_eq!(sent, 10, "adverts sent");
     assert!(wait_until(
         Duration::from_secs(3),
         Duration::from_millis(50),
@@ -300,22 +301,38 @@ fn malformed_and_spoofed_packets_are_counted_and_change_nothing() {
 
 #[test]
 fn a_genuine_better_master_wins_as_the_rfc_says() {
-    // The control for the test above: the same injector's well-formed advert is obeyed.
+    // The control for the test above: the same injector's well-formed advert is obeyed. It keeps
+    // advertising (6 s at the 100 ms interval it claims) while the test looks, so nothing here
+    // races node1's return after Master_Down_Interval.
     let l = lab();
     let bed = &l.bed;
-    inject::send(
+    let injector = inject::spawn(
         &l.attacker.ns,
         vec![crafted(255, ATTACKER, GROUP, v3(254, 51, &[VIP4]))],
-        30,
-        100,
+        60,
+        10,
+    );
+    assert!(
+        wait_until(Duration::from_secs(3), Duration::from_millis(50), || {
+            instance(bed, &bed.nodes[0], "v3")["master"] == "198.51.100.66"
+        }),
+        "node1 never named the better master: {}",
+        instance(bed, &bed.nodes[0], "v3")
     );
     let st = instance(bed, &bed.nodes[0], "v3");
     assert_eq!(st["state"], "Backup", "{st}");
-    assert_eq!(st["master"], "198.51.100.66", "{st}");
     assert!(
-        bed.holders(VIP4).is_empty(),
-        "both nodes yield to the better master"
+        wait_until(Duration::from_secs(3), Duration::from_millis(50), || bed
+            .holders(VIP4)
+            .is_empty()),
+        "both nodes yield to the better master: {:?}",
+        bed.holders(VIP4)
     );
+    assert!(
+        !injector.is_finished(),
+        "the fake master stopped before the checks ended: the test raced"
+    );
+    assert_eq!(injector.join().expect("injector"), 60, "adverts sent");
     // The fake master goes quiet: node1 takes over again after Master_Down_Interval.
     assert!(wait_holder(bed, VIP4, "node1", Duration::from_secs(3)));
 }
@@ -378,20 +395,28 @@ fn a_partition_heals_to_one_master_within_an_advert_interval() {
             .holders(VIP4)
             .len()
             == 2),
-        "split brain during the partition"
+        "the partition should leave each side holding the VIP: {:?}",
+        bed.holders(VIP4)
     );
     std::thread::sleep(Duration::from_secs(1));
     let healed = Instant::now();
     nft(bed, node2, "delete table inet part\n");
-    assert!(wait_until(
-        Duration::from_secs(3),
-        Duration::from_millis(5),
-        || bed.holders(VIP4) == vec!["node1".to_string()]
-    ));
-    let took = healed.elapsed();
-    println!("partition healed: one holder again after {took:?} (advert interval 100 ms)");
-    assert!(took < Duration::from_secs(1), "{took:?}");
+    // A wait, not a timing check (bench/ measures how fast): the two masters hear each other
+    // and the lower one steps down; one holder remains.
+    assert!(
+        wait_until(Duration::from_secs(3), Duration::from_millis(5), || bed
+            .holders(VIP4)
+            == vec!["node1".to_string()]),
+        "still split after the partition healed: {:?}",
+        bed.holders(VIP4)
+    );
+    println!(
+        "partition healed: one holder again after {:?} (advert interval 100 ms)",
+        healed.elapsed()
+    );
     assert_eq!(state_of(bed, node2, "v3"), "Backup");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(bed.holders(VIP4), vec!["node1"], "and it stays healed");
 }
 
 #[test]
@@ -504,12 +529,13 @@ fn a_transient_second_master_is_announced_away() {
         "the poisoning reached the client: {}",
         neighbour(bed)
     );
-    inject::send(
+    let sent = inject::send(
         &l.attacker.ns,
         vec![crafted(255, ATTACKER, GROUP, v3(1, 51, &[VIP4]))],
         3,
         10,
     );
+    assert_eq!(sent, 3, "adverts sent");
     assert!(
         wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
             neighbour(bed).contains(&node1_mac)

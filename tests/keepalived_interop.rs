@@ -159,7 +159,7 @@ fn sigterm_handover_to_keepalived_within_skew_time() {
     let bed = Bed::new(2);
     let cfg = kube_vrrp_config(&bed, 2, "node1", 210, Some("1111"));
     let mut agent = start_agent(&bed, &bed.nodes[0], &cfg);
-    let _keepalived = start_keepalived(
+    let keepalived = start_keepalived(
         &bed,
         &bed.nodes[1],
         &keepalived_conf(2, 51, 200, "1", Some("1111"), &format!("{VIP4}/32"), false),
@@ -170,24 +170,27 @@ fn sigterm_handover_to_keepalived_within_skew_time() {
         agent.log_text()
     );
     std::thread::sleep(Duration::from_secs(2));
-    let pinger = Pinger::start(&bed, VIP4, 0.01, 300);
-    std::thread::sleep(Duration::from_millis(800));
     let t0 = std::time::Instant::now();
     agent.signal("TERM");
-    assert!(wait_until(
-        Duration::from_secs(3),
-        Duration::from_millis(5),
-        || bed.has_addr(&bed.nodes[1], VIP4)
-    ));
+    // A liveness bound, not a timing check (bench/ measures the handover).
+    assert!(
+        wait_until(Duration::from_secs(5), Duration::from_millis(5), || bed
+            .has_addr(&bed.nodes[1], VIP4)),
+        "keepalived never took over:\n{}",
+        keepalived.log_text()
+    );
     let took = t0.elapsed();
     assert!(agent.wait_exit(Duration::from_secs(5)));
-    let report = pinger.finish();
-    println!(
-        "kube-vrrp -> keepalived handover: keepalived held the VIP after {took:?}; client {report:?}"
-    );
+    println!("kube-vrrp -> keepalived handover: keepalived held the VIP after {took:?}");
+    // What tells Skew_Time from Master_Down_Interval without a clock: keepalived (-D) logs the
+    // priority-0 advert that set its timer to Skew_Time, and only then becomes master.
+    let log = keepalived.log_text();
+    let after_priority_zero = log
+        .rfind("Backup received priority 0 advertisement")
+        .map(|at| &log[at..]);
     assert!(
-        took < Duration::from_millis(900),
-        "took {took:?}: keepalived waited for the master-down timer"
+        after_priority_zero.is_some_and(|rest| rest.contains("Entering MASTER STATE")),
+        "keepalived did not take over on our priority-0 advert:\n{log}"
     );
     assert_eq!(bed.holders(VIP4), vec!["node2"]);
 }

@@ -342,6 +342,12 @@ fn script_timeout_kills_its_process_group() {
         z.is_disjoint(&zombies_of(agent)),
         "zombies of the agent: {z:?}"
     );
+    // And none at all at some moment between runs (a child that is never reaped stays one).
+    assert!(
+        wait_until(3 * SEC, 20 * MS, || zombies_of(agent).is_empty()),
+        "zombies of the agent: {:?}",
+        zombies_of(agent)
+    );
 }
 
 #[test]

@@ -370,8 +370,23 @@ pub struct PingReport {
     pub sent: u64,
     /// Replies received.
     pub received: u64,
-    /// Longest time between two consecutive replies.
+    /// Longest time between two consecutive replies (an outage that lasts to the end of the run
+    /// is not a gap between replies: check `replied_after` too).
     pub max_gap: Duration,
+    /// When the last reply arrived (ping -D's Unix time), if any did.
+    pub last_reply: Option<f64>,
+}
+
+impl PingReport {
+    /// Whether the client got a reply after `t`: the VIP answers again after a takeover, rather
+    /// than only before it.
+    pub fn replied_after(&self, t: std::time::SystemTime) -> bool {
+        let t = t
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64();
+        self.last_reply.is_some_and(|last| last > t)
+    }
 }
 
 impl Pinger {
@@ -441,12 +456,18 @@ pub fn parse_ping(text: &str) -> PingReport {
         sent,
         received,
         max_gap: Duration::from_secs_f64(max_gap.max(0.0)),
+        last_reply: times.last().copied(),
     }
 }
 
 /// The kube-vrrp binary under test.
 pub fn binary() -> PathBuf {
     if let Some(p) = std::env::var_os("KUBE_VRRP_BIN") {
+        // Loud: it replaces the binary under test for every bed test.
+        eprintln!(
+            "KUBE_VRRP_BIN: testing {} instead of this build",
+            p.to_string_lossy()
+        );
         return PathBuf::from(p);
     }
     match option_env!("CARGO_BIN_EXE_kube-vrrp") {

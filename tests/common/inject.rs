@@ -94,6 +94,19 @@ fn ipv4_packet(p: &Crafted) -> Vec<u8> {
 /// Send `packets` round-robin from namespace `ns` out of its eth0, `count` packets in all, at most
 /// `rate` per second. Returns how many were sent.
 pub fn send(ns: &str, packets: Vec<Crafted>, count: usize, rate: u32) -> usize {
+    spawn(ns, packets, count, rate)
+        .join()
+        .expect("injector thread")
+}
+
+/// `send` on a background thread, so a test can assert while the packets keep coming; joining
+/// the handle gives how many were sent.
+pub fn spawn(
+    ns: &str,
+    packets: Vec<Crafted>,
+    count: usize,
+    rate: u32,
+) -> std::thread::JoinHandle<usize> {
     let ns = ns.to_string();
     std::thread::spawn(move || {
         let file = std::fs::File::open(format!("/run/netns/{ns}")).expect("namespace file");
@@ -125,6 +138,4 @@ pub fn send(ns: &str, packets: Vec<Crafted>, count: usize, rate: u32) -> usize {
         }
         sent
     })
-    .join()
-    .expect("injector thread")
 }

@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 for pair in keepalived:keepalived tcpdump:tcpdump tshark:tshark nft:nftables ip:iproute2 \
-    ping:iputils-ping; do
+    ping:iputils-ping runc:runc /usr/lib/cni/loopback:containernetworking-plugins \
+    musl-gcc:musl-tools openssl:openssl; do
   cmd=${pair%%:*}
   pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
@@ -35,3 +36,7 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 fi
 command -v go >/dev/null 2>&1 || { echo "go is missing: install Go 1.26+ first" >&2; exit 1; }
 hack/apiserver/build.sh
+# The real-node bed's containerd (v2, from the Go module proxy) and the agent's image archive
+# (the static musl binary of hack/static-build.sh, FROM scratch, no container engine).
+hack/containerd/build.sh
+hack/image.sh >/dev/null

@@ -52,6 +52,10 @@ enum Command {
         /// Where the last known configuration is cached for restarts during API outages.
         #[arg(long, default_value = "/var/lib/kube-vrrp")]
         cache_dir: PathBuf,
+        /// Hand over every VIP (priority 0) and stay out while this node has the label
+        /// node.kubernetes.io/exclude-from-external-load-balancers (node maintenance).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        honor_exclude_label: bool,
     },
     /// Run standalone from a file of VirtualIP (and Secret) documents.
     Run {
@@ -244,6 +248,7 @@ fn main() -> ExitCode {
             namespace,
             http_addr,
             cache_dir,
+            honor_exclude_label,
         } => {
             init_logging(cli.log_format);
             let opts = kube_vrrp::k8s::agent::AgentOptions {
@@ -251,6 +256,7 @@ fn main() -> ExitCode {
                 namespace,
                 http_addr,
                 cache_dir,
+                honor_exclude_label,
             };
             block_on(kube_vrrp::k8s::agent::run(opts))
         }

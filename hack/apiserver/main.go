@@ -4,7 +4,13 @@
 // Usage:
 //
 //	kube-apiserver-embedded --dir DIR [--bind-address 127.0.0.1] [--port 6443]
-//	    [--etcd-port PORT+1] [-- extra kube-apiserver flags...]
+//	    [--etcd-port PORT+1] [--service-accounts] [--extra-sans IP,...]
+//	    [-- extra kube-apiserver flags...]
+//
+// --service-accounts keeps the ServiceAccount admission plugin on, so pods get their token
+// volume: the real-node bed (hack/cluster.sh) needs it; the plain-process tests mint tokens
+// themselves and leave it off. --extra-sans adds IP addresses to the serving certificate (a
+// control-plane VIP in front of several API servers).
 //
 // It keeps everything in DIR: etcd/ (data), ca.*, admin.*, sa.* (kept across
 // restarts so clients and service-account tokens stay valid), apiserver.*
@@ -35,6 +41,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -49,6 +56,8 @@ func main() {
 	bind := fs.String("bind-address", "127.0.0.1", "IP address for the API server and etcd")
 	port := fs.Int("port", 6443, "API server secure port")
 	etcdPort := fs.Int("etcd-port", 0, "etcd client port (default port+1; the peer port is this+1)")
+	serviceAccounts := fs.Bool("service-accounts", false, "keep the ServiceAccount admission plugin (pods under real kubelets)")
+	extraSANs := fs.String("extra-sans", "", "comma-separated IP addresses added to the serving certificate")
 	fs.Parse(os.Args[1:])
 	if *dir == "" || net.ParseIP(*bind) == nil {
 		fmt.Fprintln(os.Stderr, "need --dir and an IP --bind-address")
@@ -57,19 +66,35 @@ func main() {
 	if *etcdPort == 0 {
 		*etcdPort = *port + 1
 	}
-	if err := run(*dir, *bind, *port, *etcdPort, fs.Args()); err != nil {
+	var sans []net.IP
+	for _, s := range strings.Split(*extraSANs, ",") {
+		if s == "" {
+			continue
+		}
+		ip := net.ParseIP(s)
+		if ip == nil {
+			fmt.Fprintf(os.Stderr, "--extra-sans: %q is not an IP address\n", s)
+			os.Exit(2)
+		}
+		sans = append(sans, ip)
+	}
+	admission := "--disable-admission-plugins=ServiceAccount"
+	if *serviceAccounts {
+		admission = "--disable-admission-plugins="
+	}
+	if err := run(*dir, *bind, *port, *etcdPort, admission, sans, fs.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "kube-apiserver-embedded:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, bind string, port, etcdPort int, extra []string) error {
+func run(dir, bind string, port, etcdPort int, admission string, sans []net.IP, extra []string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	kubeconfig := filepath.Join(dir, "admin.kubeconfig")
 	os.Remove(kubeconfig) // its presence means "ready"
-	pki, err := ensurePKI(dir, bind)
+	pki, err := ensurePKI(dir, bind, sans)
 	if err != nil {
 		return err
 	}
@@ -106,7 +131,7 @@ func run(dir, bind string, port, etcdPort int, extra []string) error {
 		"--authorization-mode=Node,RBAC",
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--enable-priority-and-fairness=false",
-		"--disable-admission-plugins=ServiceAccount",
+		admission,
 		"--endpoint-reconciler-type=none", // no `kubernetes` Endpoints writes
 		"--allow-privileged=true",
 		"--cert-dir=" + filepath.Join(dir, "certs"),
@@ -213,7 +238,7 @@ type pki struct {
 // certificate (CN=admin, O=system:masters) and an RSA service-account key
 // pair; and always a fresh serving certificate for bind (so --bind-address may
 // change between runs). Keys are ECDSA P-256 (RSA for service accounts), PKCS#8.
-func ensurePKI(dir, bind string) (*pki, error) {
+func ensurePKI(dir, bind string, sans []net.IP) (*pki, error) {
 	p := func(name string) string { return filepath.Join(dir, name) }
 	caKey, caCert, err := loadPair(p("ca.crt"), p("ca.key"))
 	newCA := err != nil
@@ -241,7 +266,7 @@ func ensurePKI(dir, bind string) (*pki, error) {
 		Subject:     pkix.Name{CommonName: "kube-apiserver"},
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP(bind), net.ParseIP("127.0.0.1"), net.ParseIP("::1"), net.ParseIP("10.96.0.1")},
+		IPAddresses: append([]net.IP{net.ParseIP(bind), net.ParseIP("127.0.0.1"), net.ParseIP("::1"), net.ParseIP("10.96.0.1")}, sans...),
 		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 			"kubernetes.default.svc.cluster.local"},
 	}, caCert, caKey); err != nil {

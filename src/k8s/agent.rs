@@ -38,6 +38,26 @@ pub struct AgentOptions {
     pub http_addr: SocketAddr,
     /// Directory of the configuration cache.
     pub cache_dir: PathBuf,
+    /// Leave every virtual router while the node has [`EXCLUDE_LABEL`].
+    pub honor_exclude_label: bool,
+}
+
+/// The well-known label that takes a node out of external load balancing (Kubernetes puts it on
+/// nodes under maintenance by hand; the Service controller honours it). With it, this node's
+/// agent hands over every VIP (priority 0) and runs no instance until the label is removed.
+pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
+
+/// What this node runs: nothing while it is excluded, else what applies to it.
+async fn wanted(
+    netlink: &crate::net::netlink::Netlink,
+    opts: &AgentOptions,
+    labels: &BTreeMap<String, String>,
+    file: &crate::config::ConfigFile,
+) -> crate::agent::Desired {
+    if opts.honor_exclude_label && labels.contains_key(EXCLUDE_LABEL) {
+        return crate::agent::Desired::new();
+    }
+    desired(netlink, &opts.node_name, labels, file).await
 }
 
 /// Shared between the watchers and the reconcile loop.
@@ -85,7 +105,7 @@ pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
         let file = cached.as_config();
         supervisor
             .apply(
-                &desired(&netlink, &opts.node_name, &cached.node_labels, &file).await,
+                &wanted(&netlink, &opts, &cached.node_labels, &file).await,
                 &[],
             )
             .await;
@@ -133,6 +153,7 @@ pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
     // Secrets are read with GET (no watch, least privilege); re-read now and then.
     let mut secret_refresh = tokio::time::interval(Duration::from_secs(300));
     let mut saved: Option<ClusterView> = None;
+    let mut was_excluded = false;
     loop {
         tokio::select! {
             _ = term.recv() => break,
@@ -173,7 +194,19 @@ pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
             )));
         }
         let file = snapshot.as_config();
-        let want = desired(&netlink, &opts.node_name, &snapshot.node_labels, &file).await;
+        let excluded = opts.honor_exclude_label && snapshot.node_labels.contains_key(EXCLUDE_LABEL);
+        if excluded != was_excluded {
+            was_excluded = excluded;
+            if excluded {
+                tracing::info!(
+                    label = EXCLUDE_LABEL,
+                    "node excluded: handing over every VIP"
+                );
+            } else {
+                tracing::info!(label = EXCLUDE_LABEL, "node no longer excluded: rejoining");
+            }
+        }
+        let want = wanted(&netlink, &opts, &snapshot.node_labels, &file).await;
         supervisor.apply(&want, &deleted).await;
         if lock(&shared).synced && saved.as_ref() != Some(&snapshot) {
             if let Err(e) = view::save_cache(&opts.cache_dir, &snapshot) {

@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod bed;
+pub mod cluster;
 pub mod inject;
 pub mod k8s;
 pub mod pcap;

@@ -56,9 +56,17 @@ impl RealCluster {
         bed
     }
 
+    /// hack/cluster.sh with this test process's own namespace prefix and state directory, so two
+    /// test runs on one machine never touch each other's bed.
     fn script(args: &[&str]) -> Output {
+        let id = std::process::id();
         Command::new(repo().join("hack/cluster.sh"))
             .args(args)
+            .env("KUBE_VRRP_CLUSTER_PREFIX", format!("kvc{id}"))
+            .env(
+                "KUBE_VRRP_CLUSTER_DIR",
+                std::env::temp_dir().join(format!("kube-vrrp-cluster-{id}")),
+            )
             .stdin(Stdio::null())
             .output()
             .expect("hack/cluster.sh runs")
@@ -168,6 +176,8 @@ impl Drop for RealCluster {
         if !out.status.success() {
             eprintln!("hack/cluster.sh down: {}", text(&out));
         }
+        let dir = std::env::temp_dir().join(format!("kube-vrrp-cluster-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 

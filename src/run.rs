@@ -38,6 +38,7 @@ pub async fn run(opts: RunOptions, initial: ConfigFile) -> Result<(), RunError> 
             &[],
         )
         .await;
+    supervisor.remove_unclaimed_leftovers();
     ready.store(true, Ordering::Relaxed);
     tracing::info!(config = %opts.config.display(), node = %opts.node_name, instances = supervisor.running().len(), "running");
 

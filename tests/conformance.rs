@@ -3,7 +3,7 @@
 //!
 //! Line 1: `{"rfc": "...", "rule": "...", "config": {...}}`. Every later line:
 //! `{"at": "<duration>", "input": ..., "expect": ["<action>", ...], "next_timeout": "<duration>"|null}`.
-//! Inputs: "startup", "timeout" (asserts the deadline is exactly `at`), "shutdown", "release",
+//! Inputs: "startup", "startup_holding" (addresses left installed by a killed run), "timeout" (asserts the deadline is exactly `at`), "shutdown", "release",
 //! {"advert": {...}}, {"adjust": N}, {"link": "up"|"down"}, {"tracker_fault": bool}.
 //! A discarded advert expects "discard <reason>"; an address-list mismatch "accepted address_mismatch".
 
@@ -125,6 +125,7 @@ fn run(file: &str) {
         let mut got: Vec<String> = Vec::new();
         match &step.input {
             Value::String(s) if s == "startup" => inst.handle_startup(now),
+            Value::String(s) if s == "startup_holding" => inst.handle_startup_holding(now),
             Value::String(s) if s == "shutdown" => inst.handle_shutdown(now),
             Value::String(s) if s == "release" => inst.handle_release(now),
             Value::String(s) if s == "timeout" => {
@@ -237,4 +238,7 @@ transcripts!(
     release_removes_at_once,
     join_skew_orders_cold_starts,
     backup_shuts_down_at_once,
+    leftover_dropped_when_a_master_is_heard,
+    leftover_adopted_when_this_node_wins,
+    leftover_dropped_on_fault_and_shutdown,
 );

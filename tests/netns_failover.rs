@@ -110,7 +110,7 @@ fn election_by_priority_with_status_and_metrics() {
         assert!(st["counters"]["advertsReceived"].as_u64().unwrap_or(0) > 0);
     }
     // The VIP carries our label and a finite lifetime (the IFA_PROTO marker is not shown by this
-    // iproute2; restart_after_kill_removes_leftover_before_joining proves it is there).
+    // iproute2; netns_restart proves it is there).
     let out = bed.exec(
         &bed.nodes[0].ns,
         &["ip", "-d", "addr", "show", "dev", "eth0"],
@@ -283,39 +283,6 @@ fn sigkill_backup_takes_over_and_dead_nodes_vip_expires() {
         "SIGKILL at 100 ms adverts: backup took over after {takeover:?}; dead node's VIP gone after {gone:?}"
     );
     assert_eq!(bed.holders(VIP4), vec!["node2"]);
-}
-
-#[test]
-fn restart_after_kill_removes_leftover_before_joining() {
-    // 2 s adverts: the leftover VIP would live 7 s, time enough for the restarted agent to
-    // start even on a loaded machine; node1 (150) needs 6.8 s to become master.
-    let (bed, mut agents) = setup(2, "2s", &format!("{VIP4}/32"), PRIOS, "");
-    assert!(
-        wait_holder(&bed, VIP4, "node1", Duration::from_secs(20)),
-        "{}",
-        logs(&agents)
-    );
-    agents[0].kill();
-    let cfg = bed.dir.join("vips.yaml");
-    let restarted = start_agent(&bed, &bed.nodes[0], &cfg);
-    assert!(
-        wait_until(Duration::from_secs(6), MS * 20, || restarted
-            .log_text()
-            .contains("left behind")),
-        "{}",
-        restarted.log_text()
-    );
-    assert!(
-        !bed.has_addr(&bed.nodes[0], VIP4),
-        "the leftover VIP was removed before joining"
-    );
-    assert_eq!(state_of(&bed, &bed.nodes[0], "web"), "Backup");
-    assert!(
-        wait_holder(&bed, VIP4, "node1", Duration::from_secs(20)),
-        "{}",
-        restarted.log_text()
-    );
-    agents.push(restarted);
 }
 
 #[test]

@@ -44,17 +44,18 @@ pub struct DataPlane {
 }
 
 impl DataPlane {
-    /// Connect netlink, remove VIPs an earlier run left behind (principle 4), serve HTTP.
+    /// Connect netlink, find the VIPs an earlier run left behind (principle 4: the supervisor
+    /// hands them to the instances that carry them and removes the others), serve HTTP.
     pub async fn start(http_addr: SocketAddr) -> Result<DataPlane, RunError> {
         let netlink = Netlink::connect().map_err(|e| RunError::Setup(format!("netlink: {e}")))?;
         let links =
             link::watch().map_err(|e| RunError::Setup(format!("netlink link monitor: {e}")))?;
         let left = netlink
-            .remove_leftovers()
+            .ours()
             .await
             .map_err(|e| RunError::Setup(e.to_string()))?;
-        for a in left {
-            tracing::info!(address = %a.addr, ifindex = a.index, "removed a VIP left behind by an earlier run");
+        for a in &left {
+            tracing::info!(address = %a.addr, ifindex = a.index, "found a VIP left behind by an earlier run");
         }
         let metrics = Metrics::new();
         let status = StatusStore::default();
@@ -71,7 +72,9 @@ impl DataPlane {
                 addr: http_addr,
                 source,
             })?;
-        let supervisor = Supervisor::new(netlink.clone(), metrics.clone(), status.clone(), links);
+        let mut supervisor =
+            Supervisor::new(netlink.clone(), metrics.clone(), status.clone(), links);
+        supervisor.hold_leftovers(left);
         Ok(DataPlane {
             netlink,
             supervisor,

@@ -93,11 +93,14 @@ struct Driver {
 
 /// Run one virtual router until it is told to shut down (or its channel closes). `trackers` is
 /// the trackers' combined state to start with; changes arrive as [`Command::Trackers`].
+/// `leftover`: an earlier run left this router's VIPs installed; they stay (with a fresh
+/// lifetime) while it rejoins, until the engine says otherwise.
 pub async fn run(
     cfg: RouterConfig,
     host: Host,
     link: Link,
     trackers: Contribution,
+    leftover: bool,
     mut rx: mpsc::Receiver<Command>,
 ) {
     let mut links = host.links.subscribe();
@@ -126,7 +129,17 @@ pub async fn run(
     let now = d.now();
     d.apply_trackers(now, trackers);
     d.inst.handle_link(now, d.link.up);
-    d.inst.handle_startup(now);
+    if leftover {
+        tracing::info!(
+            vip = d.name(),
+            "keeping the VIP an earlier run left while rejoining"
+        );
+        d.holding = true;
+        d.refresh_vips();
+        d.inst.handle_startup_holding(now);
+    } else {
+        d.inst.handle_startup(now);
+    }
     loop {
         d.execute().await;
         if d.stopped {

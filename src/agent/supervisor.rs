@@ -15,7 +15,7 @@ use super::listener::Listener;
 use super::status::StatusStore;
 use crate::metrics::Metrics;
 use crate::net::announce::FrameSender;
-use crate::net::netlink::{Link, Netlink};
+use crate::net::netlink::{KernelAddress, Link, Netlink};
 use crate::net::socket::VrrpSocket;
 use crate::track::{self, TrackerEnv, TrackerSet};
 use crate::translate::RouterConfig;
@@ -45,6 +45,8 @@ pub struct Supervisor {
     listeners: HashMap<(String, bool), Listener>,
     frames: HashMap<u32, Arc<FrameSender>>,
     pods: Option<tokio::sync::watch::Receiver<crate::track::pods::PodsView>>,
+    /// VIPs an earlier run left installed, not yet claimed by an instance.
+    leftovers: Vec<KernelAddress>,
 }
 
 impl Supervisor {
@@ -66,7 +68,38 @@ impl Supervisor {
             listeners: HashMap::new(),
             frames: HashMap::new(),
             pods: None,
+            leftovers: Vec::new(),
         }
+    }
+
+    /// VIPs an earlier run left installed (it was killed while master): an instance that
+    /// carries one keeps it while it rejoins (see [`crate::vrrp::Instance::handle_startup_holding`]);
+    /// [`Supervisor::remove_unclaimed_leftovers`] removes the rest once the configuration is
+    /// known.
+    pub fn hold_leftovers(&mut self, leftovers: Vec<KernelAddress>) {
+        self.leftovers = leftovers;
+    }
+
+    /// Remove the leftovers no instance carries (call after the first `apply`).
+    pub fn remove_unclaimed_leftovers(&mut self) {
+        for a in std::mem::take(&mut self.leftovers) {
+            match self.netlink.remove(a.index, a.addr) {
+                Ok(()) => {
+                    tracing::info!(address = %a.addr, ifindex = a.index, "removed a VIP left behind by an earlier run")
+                }
+                Err(e) => {
+                    tracing::warn!(address = %a.addr, error = %e, "cannot remove a VIP left behind by an earlier run")
+                }
+            }
+        }
+    }
+
+    /// Whether an earlier run left any of `vips` on interface `index`; those are claimed.
+    fn claim_leftovers(&mut self, index: u32, vips: &[crate::translate::Prefixed]) -> bool {
+        let before = self.leftovers.len();
+        self.leftovers
+            .retain(|a| a.index != index || !vips.iter().any(|v| v.addr == a.addr.addr));
+        self.leftovers.len() != before
     }
 
     /// The shared deadline timer, started on first use; `None` (tokio's timers) if the
@@ -214,7 +247,8 @@ impl Supervisor {
                 }
             };
         let name = cfg.name.clone();
-        let task = tokio::spawn(driver::run(cfg.clone(), host, link, initial, rx));
+        let leftover = self.claim_leftovers(link.index, &cfg.vips);
+        let task = tokio::spawn(driver::run(cfg.clone(), host, link, initial, leftover, rx));
         self.running.insert(
             name,
             Running {

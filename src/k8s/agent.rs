@@ -109,6 +109,7 @@ pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
                 &[],
             )
             .await;
+        supervisor.remove_unclaimed_leftovers();
         lock(&shared).view = cached;
     }
     ready.store(true, Ordering::Relaxed);
@@ -208,6 +209,7 @@ pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
         }
         let want = wanted(&netlink, &opts, &snapshot.node_labels, &file).await;
         supervisor.apply(&want, &deleted).await;
+        supervisor.remove_unclaimed_leftovers();
         if lock(&shared).synced && saved.as_ref() != Some(&snapshot) {
             if let Err(e) = view::save_cache(&opts.cache_dir, &snapshot) {
                 tracing::warn!(error = %e, dir = %opts.cache_dir.display(), "cannot write the configuration cache");

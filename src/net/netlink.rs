@@ -238,17 +238,14 @@ impl Netlink {
         }
     }
 
-    /// Remove every address we installed (left behind by an earlier run); returns them.
-    pub async fn remove_leftovers(&self) -> Result<Vec<KernelAddress>, NetlinkError> {
-        let ours: Vec<KernelAddress> = self
+    /// Every address we installed (IFA_PROTO = [`ADDR_PROTO`]): at start, those an earlier run
+    /// left behind.
+    pub async fn ours(&self) -> Result<Vec<KernelAddress>, NetlinkError> {
+        Ok(self
             .addresses()
             .await?
             .into_iter()
             .filter(|a| a.ours)
-            .collect();
-        for a in &ours {
-            self.remove(a.index, a.addr)?;
-        }
-        Ok(ours)
+            .collect())
     }
 }

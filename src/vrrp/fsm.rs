@@ -5,10 +5,10 @@
 //! calls [`Instance::handle_timeout`] once that deadline has passed.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub use super::action::{Action, State, TransitionReason};
 use super::packet::{Accepted, Advert, Auth, Discard, Expectation, Version};
 use super::priority::{self, OWNER, STOP};
 use super::timers::{from_centis, join_down_interval, master_down_interval, skew_time, to_centis};
@@ -37,101 +37,6 @@ pub struct InstanceConfig {
     pub primary: IpAddr,
 }
 
-/// RFC 5798 §6.4 states, plus Fault (interface down or a weight-0 tracker down).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum State {
-    /// Not started, or stopped.
-    Initialize,
-    /// Monitoring the master.
-    Backup,
-    /// Forwarding for the virtual addresses.
-    Master,
-    /// Cannot serve: link down or a critical tracker failed.
-    Fault,
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
-}
-
-/// Why a transition happened; logged, exported in metrics and written to status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum TransitionReason {
-    /// Started as a backup.
-    Startup,
-    /// Priority 255: takes over at once (RFC 5798 §6.4.1).
-    AddressOwner,
-    /// Master_Down_Timer fired: no advert heard from a master for Master_Down_Interval.
-    MasterDown,
-    /// The master sent priority 0 and this backup took over after Skew_Time.
-    MasterLeft,
-    /// This backup waited preempt_delay and preempted a lower-priority master.
-    PreemptDelayElapsed,
-    /// Heard a master with higher priority (or equal priority and a higher address).
-    HigherPriorityMaster,
-    /// The interface went down.
-    LinkDown,
-    /// A weight-0 tracker failed.
-    TrackerFault,
-    /// Fault cleared; rejoined as at startup.
-    FaultCleared,
-    /// Shut down (priority 0 sent first if master).
-    Shutdown,
-}
-
-impl fmt::Display for TransitionReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
-}
-
-/// What the instance asks its driver to do, in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Send this advertisement to the group (or the unicast peers).
-    Send(Advert),
-    /// Install the virtual addresses on the interface.
-    AddVips,
-    /// Remove the virtual addresses from the interface.
-    RemoveVips,
-    /// Gratuitous ARP / unsolicited neighbour advertisement for every virtual address.
-    Announce,
-    /// Announce again after hearing a lower-priority master (one burst, rate-limited by the
-    /// driver).
-    Reannounce,
-    /// The state changed.
-    StateChanged {
-        /// Old state.
-        from: State,
-        /// New state.
-        to: State,
-        /// Why.
-        reason: TransitionReason,
-    },
-    /// Shutdown has completed: nothing more will be asked.
-    Stopped,
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Action::Send(ad) => write!(
-                f,
-                "send priority={} interval_cs={}",
-                ad.priority, ad.interval_cs
-            ),
-            Action::AddVips => f.write_str("add_vips"),
-            Action::RemoveVips => f.write_str("remove_vips"),
-            Action::Announce => f.write_str("announce"),
-            Action::Reannounce => f.write_str("reannounce"),
-            Action::StateChanged { from, to, reason } => write!(f, "state {from}->{to} {reason}"),
-            Action::Stopped => f.write_str("stopped"),
-        }
-    }
-}
-
 /// One virtual router.
 #[derive(Debug)]
 pub struct Instance {
@@ -154,6 +59,9 @@ pub struct Instance {
     tracker_fault: bool,
     started: bool,
     stopping: bool,
+    /// The addresses are installed although this instance is not master: a previous run of the
+    /// agent left them (it was killed while master) and this one started holding them.
+    holds_leftover: bool,
     since: Duration,
     actions: VecDeque<Action>,
 }
@@ -178,6 +86,7 @@ impl Instance {
             tracker_fault: false,
             started: false,
             stopping: false,
+            holds_leftover: false,
             since: Duration::ZERO,
             actions: VecDeque::new(),
         }
@@ -240,9 +149,32 @@ impl Instance {
         self.join(now, TransitionReason::Startup);
     }
 
+    /// Startup while the addresses are still installed by a previous run that was killed while
+    /// master (the agent restarted at once). They stay while this instance rejoins, so that
+    /// clients keep reaching the VIP until another router takes over: removed the moment
+    /// another master is heard (`RemoveVips`), adopted if this instance becomes master, removed
+    /// on Fault or shutdown. Removing them at once instead left no holder until the next master
+    /// took over (Master_Down_Interval after the killed master's last advert).
+    pub fn handle_startup_holding(&mut self, now: Duration) {
+        if self.started {
+            return;
+        }
+        self.holds_leftover = true;
+        self.handle_startup(now);
+    }
+
+    /// Give up addresses held from a previous run, if any.
+    fn drop_leftover(&mut self) {
+        if self.holds_leftover {
+            self.holds_leftover = false;
+            self.actions.push_back(Action::RemoveVips);
+        }
+    }
+
     /// Join the virtual router from Initialize or Fault, as at startup.
     fn join(&mut self, now: Duration, reason: TransitionReason) {
         if self.link_down || self.tracker_fault {
+            self.drop_leftover();
             let why = if self.link_down {
                 TransitionReason::LinkDown
             } else {
@@ -297,6 +229,11 @@ impl Instance {
 
     /// RFC 5798 §6.4.2, "If an ADVERTISEMENT is received".
     fn backup_heard(&mut self, now: Duration, src: IpAddr, advert: &Advert) {
+        // Another router holds the addresses as master: ours from a previous run must go now,
+        // or two nodes answer for them (a leaving master's priority 0 hands them to us instead).
+        if advert.priority != STOP {
+            self.drop_leftover();
+        }
         if advert.priority == STOP {
             // The master is leaving: take over after Skew_Time only.
             self.master_down_timer =
@@ -429,7 +366,10 @@ impl Instance {
                 self.actions.push_back(Action::RemoveVips);
                 self.enter(now, State::Fault, reason);
             }
-            (State::Backup, true) => self.enter(now, State::Fault, reason),
+            (State::Backup, true) => {
+                self.drop_leftover();
+                self.enter(now, State::Fault, reason);
+            }
             (_, false) => {}
         }
     }
@@ -463,7 +403,9 @@ impl Instance {
     fn finish_stop(&mut self, now: Duration) {
         if self.state == State::Master {
             self.actions.push_back(Action::RemoveVips);
+            self.holds_leftover = false;
         }
+        self.drop_leftover();
         self.clear_timers();
         self.stopping = true;
         if self.state != State::Initialize {
@@ -474,6 +416,8 @@ impl Instance {
 
     fn become_master(&mut self, now: Duration, reason: TransitionReason) {
         self.clear_timers();
+        // Addresses held from a previous run are adopted: AddVips below installs them anew.
+        self.holds_leftover = false;
         // Addresses first, then the announcement, then the advert (RFC 5798 §6.4.2 lists the
         // advert first; the order inside one instant does not change the protocol). A master
         // that hears another one re-announces (master_heard), so the last announcement the LAN

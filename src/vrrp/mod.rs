@@ -3,6 +3,7 @@
 //! Time is passed in by the caller as a [`std::time::Duration`] since an arbitrary epoch, so the
 //! same engine runs on the wall clock (the daemon) and on a virtual clock (the simulator).
 
+pub mod action;
 pub mod fsm;
 pub mod packet;
 pub mod priority;

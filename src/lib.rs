@@ -6,6 +6,7 @@ pub mod agent;
 pub mod config;
 pub mod convert;
 pub mod duration;
+pub mod file_read;
 pub mod http;
 pub mod k8s;
 pub mod metrics;

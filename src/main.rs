@@ -61,8 +61,9 @@ enum Command {
         /// This node's name, as `priorities[].nodeName` refers to it (default: the hostname).
         #[arg(long, env = "NODE_NAME")]
         node_name: Option<String>,
-        /// Address for /metrics, /healthz, /readyz and /status.
-        #[arg(long, default_value = "0.0.0.0:9650")]
+        /// Address for /metrics, /healthz, /readyz and /status (default: loopback only; give
+        /// 0.0.0.0:9650 to let Prometheus on another host scrape it).
+        #[arg(long, default_value = "127.0.0.1:9650")]
         http_addr: SocketAddr,
     },
     /// Print VirtualIP documents equivalent to keepalived configuration files.

@@ -205,17 +205,28 @@ pub struct SecretKeyRef {
 
 /// Gratuitous ARP / unsolicited NA on becoming master (keepalived: garp_master_repeat 5,
 /// garp_master_delay 5, garp_master_refresh 0).
-#[derive(JsonSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(KubeSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Announce {
-    /// Announcements sent at once, and again after `delay`.
+    /// Announcements sent at once, and again after `delay`: 1..100.
     #[serde(default = "default_repeat")]
+    #[schemars(range(min = 1, max = 100))]
     pub repeat: u32,
-    /// When the second burst goes out; `0s` disables it.
+    /// When the second burst goes out, up to 24h; `0s` disables it.
     #[serde(default = "default_delay")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^(0|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$")
+    )]
+    #[x_kube(validation = Rule::new("self == '0' || duration(self) <= duration('24h')").message("spec.announce.delay: must be 0s (off) up to 24h"))]
     pub delay: String,
-    /// Keep announcing every `refresh` while master; `0s` (default) disables it.
+    /// Keep announcing every `refresh` while master: 1s..24h; `0s` (default) disables it.
     #[serde(default = "default_zero")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^(0|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$")
+    )]
+    #[x_kube(validation = Rule::new("self == '0' || duration(self) == duration('0s') || (duration(self) >= duration('1s') && duration(self) <= duration('24h'))").message("spec.announce.refresh: must be 0s (off) or 1s..24h"))]
     pub refresh: String,
 }
 

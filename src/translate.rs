@@ -250,16 +250,46 @@ pub fn validate(spec: &VirtualIpSpec) -> Vec<SpecError> {
         }
     }
     if let Some(a) = &spec.announce {
-        for (field, value) in [("delay", &a.delay), ("refresh", &a.refresh)] {
-            if let Err(e) = duration::parse(value) {
-                errors.push(err(format!("spec.announce.{field}"), e.to_string()));
-            }
-        }
+        check_announce(a, &mut errors);
     }
     crate::track::validate_specs(&spec.trackers, &mut |field, message| {
         errors.push(err(field, message));
     });
     errors
+}
+
+/// Most announcements per burst (keepalived's default is 5). Each is one frame per address on
+/// the wire, sent by the engine's thread: a bound keeps a burst from becoming a storm that
+/// starves the adverts (docs/hostile.md).
+pub const MAX_ANNOUNCE_REPEAT: u32 = 100;
+/// Longest `announce.delay` and `announce.refresh` (keepalived's own limit is a day too).
+pub const MAX_ANNOUNCE_INTERVAL: Duration = Duration::from_secs(86_400);
+/// Shortest `announce.refresh` other than 0 (keepalived counts it in whole seconds).
+pub const MIN_ANNOUNCE_REFRESH: Duration = Duration::from_secs(1);
+
+fn check_announce(a: &crate::spec::Announce, errors: &mut Vec<SpecError>) {
+    if !(1..=MAX_ANNOUNCE_REPEAT).contains(&a.repeat) {
+        errors.push(err(
+            "spec.announce.repeat",
+            format!("must be 1..{MAX_ANNOUNCE_REPEAT}, got {}", a.repeat),
+        ));
+    }
+    for (field, value, min) in [
+        ("delay", &a.delay, Duration::ZERO),
+        ("refresh", &a.refresh, MIN_ANNOUNCE_REFRESH),
+    ] {
+        match duration::parse(value) {
+            Err(e) => errors.push(err(format!("spec.announce.{field}"), e.to_string())),
+            Ok(d) if d > MAX_ANNOUNCE_INTERVAL || (!d.is_zero() && d < min) => errors.push(err(
+                format!("spec.announce.{field}"),
+                format!(
+                    "must be 0s (off) or {}..24h, got {value}",
+                    if min.is_zero() { "0s" } else { "1s" }
+                ),
+            )),
+            Ok(_) => {}
+        }
+    }
 }
 
 fn check_selector(sel: &LabelSelector, field: &str, errors: &mut Vec<SpecError>) {

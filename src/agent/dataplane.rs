@@ -1,5 +1,5 @@
 //! The node's data plane, shared by `kube-vrrp run` and `kube-vrrp agent`: netlink, link events,
-//! leftover cleanup, metrics, status, the HTTP endpoints and the supervisor.
+//! the host lock, leftover cleanup, metrics, status, the HTTP endpoints and the supervisor.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,6 +10,7 @@ use super::{Desired, StatusStore, Supervisor};
 use crate::config::ConfigFile;
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
+use crate::net::host_lock::HostLock;
 use crate::net::{link, netlink::Netlink};
 use crate::translate::{self, NodeFacts};
 
@@ -41,21 +42,20 @@ pub struct DataPlane {
     pub ready: Arc<AtomicBool>,
     /// Metrics.
     pub metrics: Metrics,
+    /// One daemon per network namespace: held as long as this lives.
+    pub lock: HostLock,
 }
 
 impl DataPlane {
-    /// Connect netlink, remove VIPs an earlier run left behind (principle 4), serve HTTP.
+    /// Take the host lock, connect netlink, serve HTTP. Touches no address: the caller removes
+    /// leftovers ([`DataPlane::remove_leftovers`]) once every start-up check has passed, so a
+    /// daemon that cannot start never removes anything.
     pub async fn start(http_addr: SocketAddr) -> Result<DataPlane, RunError> {
+        // First of all: a second daemon in this network namespace must touch nothing.
+        let lock = HostLock::take().map_err(|e| RunError::Setup(e.to_string()))?;
         let netlink = Netlink::connect().map_err(|e| RunError::Setup(format!("netlink: {e}")))?;
         let links =
             link::watch().map_err(|e| RunError::Setup(format!("netlink link monitor: {e}")))?;
-        let left = netlink
-            .remove_leftovers()
-            .await
-            .map_err(|e| RunError::Setup(e.to_string()))?;
-        for a in left {
-            tracing::info!(address = %a.addr, ifindex = a.index, "removed a VIP left behind by an earlier run");
-        }
         let metrics = Metrics::new();
         let status = StatusStore::default();
         let ready = Arc::new(AtomicBool::new(false));
@@ -78,7 +78,22 @@ impl DataPlane {
             status,
             ready,
             metrics,
+            lock,
         })
+    }
+
+    /// Remove the VIPs an earlier run of this daemon left behind (principle 4). Only the host
+    /// lock's holder may do this: the addresses are then surely not another daemon's.
+    pub async fn remove_leftovers(&self) -> Result<(), RunError> {
+        let left = self
+            .netlink
+            .remove_leftovers()
+            .await
+            .map_err(|e| RunError::Setup(e.to_string()))?;
+        for a in left {
+            tracing::info!(address = %a.addr, ifindex = a.index, "removed a VIP left behind by an earlier run");
+        }
+        Ok(())
     }
 }
 

@@ -81,6 +81,10 @@ struct Driver {
     holding: bool,
     last_refresh: Option<Instant>,
     announcer: Announcer,
+    /// Rounds of the current burst still to send, and when the next one is due (paced, see
+    /// `send_frames`).
+    rounds_left: u32,
+    next_round: Instant,
     stopped: bool,
     /// The latest time given to the engine: its clock never runs backwards.
     last_now: Duration,
@@ -115,6 +119,8 @@ pub async fn run(
         vrid,
         holding: false,
         last_refresh: None,
+        rounds_left: 0,
+        next_round: Instant::now(),
         stopped: false,
         last_now: Duration::ZERO,
         published_master: None,
@@ -149,6 +155,16 @@ pub async fn run(
                 d.announcer.burst_sent(Instant::now());
             }
             update = links.recv() => d.link_update(update).await,
+            // Last: the rest of a big burst, one round every ROUND_GAP.
+            _ = sleep_until(d.next_round), if d.rounds_left > 0 => {
+                d.rounds_left -= 1;
+                d.next_round = Instant::now() + ROUND_GAP;
+                if d.holding {
+                    d.send_round();
+                } else {
+                    d.rounds_left = 0;
+                }
+            }
         }
     }
 }
@@ -160,6 +176,11 @@ fn join(addresses: &[IpAddr]) -> String {
         .collect::<Vec<_>>()
         .join(",")
 }
+
+/// Announcement frames sent at once before the rest of a burst is paced.
+const INLINE_FRAMES: usize = 64;
+/// Time between two paced rounds of a burst.
+const ROUND_GAP: Duration = Duration::from_millis(1);
 
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400)
@@ -338,6 +359,7 @@ impl Driver {
                 Action::RemoveVips => {
                     self.holding = false;
                     self.announcer.stop();
+                    self.rounds_left = 0;
                     for vip in self.cfg.vips.clone() {
                         if let Err(e) = self.host.netlink.remove(self.link.index, vip) {
                             self.action_error("remove_vip", &e.to_string());
@@ -448,9 +470,24 @@ impl Driver {
         self.last_refresh = Some(Instant::now());
     }
 
-    /// One burst: `repeat` announcements of every VIP.
+    /// One burst: `repeat` announcements of every VIP. As many rounds as fit in
+    /// [`INLINE_FRAMES`] go out now (all of them with keepalived's default of 5 and a few
+    /// addresses); the rest one round every [`ROUND_GAP`], after whatever else is due, so a
+    /// big burst (100 x 255 frames at most) never holds back an advert or a signal.
     fn send_frames(&mut self) {
-        for _ in 0..self.announcer.repeat() {
+        let per_round = self.cfg.vips.len().max(1);
+        let now = (INLINE_FRAMES / per_round).max(1) as u32;
+        let repeat = self.announcer.repeat();
+        for _ in 0..repeat.min(now) {
+            self.send_round();
+        }
+        self.rounds_left = repeat.saturating_sub(now);
+        self.next_round = Instant::now() + ROUND_GAP;
+    }
+
+    /// One announcement of every VIP.
+    fn send_round(&mut self) {
+        {
             for vip in &self.cfg.vips {
                 if let Err(e) = self.host.frames.send(&frame_for(&self.link.mac, vip.addr)) {
                     tracing::warn!(vip = %self.cfg.name, error = %e, "announcement failed");

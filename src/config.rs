@@ -108,7 +108,7 @@ pub fn read(path: &Path) -> Result<(String, Stamp), ConfigError> {
 pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
     let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| ConfigError::Yaml {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message: e.render_with_formatter(&crate::yaml_messages::Messages),
     })?;
     let mut file = ConfigFile::default();
     let mut names = BTreeMap::new();

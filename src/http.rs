@@ -28,6 +28,10 @@ pub struct HttpState {
     pub metrics: Metrics,
     /// Set once the first configuration has been applied.
     pub ready: Arc<AtomicBool>,
+    /// `/readyz` also requires every instance to run (none in Error): `kube-vrrp run`. The
+    /// agent leaves it off: a VirtualIP that cannot run on one node is reported on that
+    /// VirtualIP (status, Event), and must not hold back a DaemonSet rollout.
+    pub require_all: bool,
 }
 
 /// At most this many connections are served at once; more are closed as soon as they are
@@ -102,10 +106,21 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
 }
 
 async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {
-    if s.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ready\n")
+    if !s.ready.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "starting\n".to_string());
+    }
+    let failed = if s.require_all {
+        s.status.failed()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting\n")
+        Vec::new()
+    };
+    if failed.is_empty() {
+        (StatusCode::OK, "ready\n".to_string())
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: cannot run {}\n", failed.join(", ")),
+        )
     }
 }
 

@@ -19,3 +19,4 @@ pub mod track;
 pub mod translate;
 pub mod vrrp;
 pub mod watch;
+pub mod yaml_messages;

@@ -28,13 +28,14 @@ pub struct RunOptions {
 
 /// Run until SIGTERM/SIGINT. `initial` is the already loaded and checked file.
 pub async fn run(opts: RunOptions, initial: ConfigFile) -> Result<(), RunError> {
-    let plane = DataPlane::start(opts.http_addr).await?;
+    let plane = DataPlane::start(opts.http_addr, true).await?;
     // Every start-up check passed (lock, netlink, HTTP): now the leftovers may go.
     plane.remove_leftovers().await?;
     let DataPlane {
         netlink,
         mut supervisor,
         ready,
+        status,
         lock: _lock,
         ..
     } = plane;
@@ -118,9 +119,14 @@ pub async fn run(opts: RunOptions, initial: ConfigFile) -> Result<(), RunError> 
         }
     }
     tracing::info!("shutting down: handing over");
+    let failed = status.failed();
     supervisor.shutdown().await;
     tracing::info!("stopped");
-    Ok(())
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::Failed(failed))
+    }
 }
 
 /// How soon a file that could not be read (being written, no descriptors) is read again.

@@ -47,6 +47,7 @@ pub struct VirtualIpSpec {
     /// of one family.
     #[schemars(length(min = 1, max = 64), inner(length(max = 64)))]
     #[x_kube(validation = Rule::new("self.all(a, isIP(a) || isCIDR(a))").message("spec.addresses: each entry must be an IP address, optionally with a prefix length (198.51.100.10/32)"))]
+    #[x_kube(validation = Rule::new("self.all(a, !a.endsWith('/0'))").message("spec.addresses: a /0 prefix would claim every address; give the address alone or its subnet's prefix length"))]
     pub addresses: Vec<String>,
     /// Interface to run on; default: the interface whose subnet holds the first address.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -86,6 +86,29 @@ pub fn parse_prefixed(s: &str) -> Result<Prefixed, String> {
     Ok(Prefixed { addr, prefix })
 }
 
+/// An address no router can have as its own: unspecified, multicast, broadcast, loopback.
+pub fn no_router(a: IpAddr) -> bool {
+    a.is_unspecified()
+        || a.is_multicast()
+        || a.is_loopback()
+        || matches!(a, IpAddr::V4(v4) if v4.is_broadcast())
+}
+
+/// Why a virtual address cannot be installed and announced, if it cannot.
+fn unusable_vip(p: Prefixed) -> Option<&'static str> {
+    if no_router(p.addr) {
+        Some(
+            "not a unicast address a host can hold (unspecified, multicast, broadcast or loopback)",
+        )
+    } else if p.prefix == 0 {
+        Some(
+            "a /0 prefix would claim every address; give the address alone or its subnet's prefix length",
+        )
+    } else {
+        None
+    }
+}
+
 /// One interface of the node, as the translation needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InterfaceFacts {
@@ -163,6 +186,9 @@ pub fn validate(spec: &VirtualIpSpec) -> Vec<SpecError> {
                         format!("spec.addresses[{i}]"),
                         "all addresses must be of one family",
                     ));
+                }
+                if let Some(why) = unusable_vip(p) {
+                    errors.push(err(format!("spec.addresses[{i}]"), format!("{a:?}: {why}")));
                 }
                 if version == Some(Version::V2) && !p.addr.is_ipv4() {
                     errors.push(err(
@@ -245,6 +271,12 @@ pub fn validate(spec: &VirtualIpSpec) -> Vec<SpecError> {
             Ok(a) if family.is_some_and(|f| f != a.is_ipv4()) => errors.push(err(
                 format!("spec.unicastPeers[{i}]"),
                 "must be of the addresses' family",
+            )),
+            Ok(a) if no_router(a) => errors.push(err(
+                format!("spec.unicastPeers[{i}]"),
+                format!(
+                    "{peer:?} cannot be a router (unspecified, multicast, broadcast or loopback)"
+                ),
             )),
             Ok(_) => {}
         }

@@ -20,6 +20,9 @@ pub enum RunError {
     /// Netlink, socket or client setup failed.
     #[error("{0}")]
     Setup(String),
+    /// Stopped as asked, but these VirtualIPs could not run (the exit status says so).
+    #[error("stopped; these VirtualIPs could not run: {}", .0.join(", "))]
+    Failed(Vec<String>),
     /// The HTTP address could not be bound.
     #[error("--http-addr {addr}: {source}")]
     Http {
@@ -50,7 +53,8 @@ impl DataPlane {
     /// Take the host lock, connect netlink, serve HTTP. Touches no address: the caller removes
     /// leftovers ([`DataPlane::remove_leftovers`]) once every start-up check has passed, so a
     /// daemon that cannot start never removes anything.
-    pub async fn start(http_addr: SocketAddr) -> Result<DataPlane, RunError> {
+    /// `require_all`: `/readyz` also requires every instance to run (see [`HttpState`]).
+    pub async fn start(http_addr: SocketAddr, require_all: bool) -> Result<DataPlane, RunError> {
         // First of all: a second daemon in this network namespace must touch nothing.
         let lock = HostLock::take().map_err(|e| RunError::Setup(e.to_string()))?;
         let netlink = Netlink::connect().map_err(|e| RunError::Setup(format!("netlink: {e}")))?;
@@ -63,6 +67,7 @@ impl DataPlane {
             status: status.clone(),
             metrics: metrics.clone(),
             ready: ready.clone(),
+            require_all,
         };
         // The server task lives as long as the process.
         let _server = http::serve(http_addr, state)
@@ -120,6 +125,7 @@ pub async fn desired(
     for doc in &file.virtual_ips {
         match translate::translate(&doc.name, &doc.spec, &facts, &|r| file.password(r)) {
             Ok(Some(cfg)) => {
+                warn_false_owner(&facts, &cfg);
                 out.insert(doc.name.clone(), Ok(cfg));
             }
             Ok(None) => {}
@@ -134,4 +140,25 @@ pub async fn desired(
         }
     }
     out
+}
+
+/// RFC 5798 §3: priority 255 is for the router that owns the addresses (has them configured as
+/// its own). Another router with 255 takes over at once and never yields: say so.
+fn warn_false_owner(facts: &NodeFacts, cfg: &crate::translate::RouterConfig) {
+    if cfg.instance.priority != crate::vrrp::priority::OWNER {
+        return;
+    }
+    let owns = facts
+        .interfaces
+        .iter()
+        .filter(|i| i.name == cfg.interface)
+        .flat_map(|i| &i.addresses)
+        .any(|a| cfg.vips.iter().any(|v| v.addr == a.addr));
+    if !owns {
+        tracing::warn!(
+            vip = %cfg.name,
+            interface = %cfg.interface,
+            "priority 255 is for the address owner, but this node has none of the addresses configured; it will take over at once and never yield (use 1..254 unless it owns them)"
+        );
+    }
 }

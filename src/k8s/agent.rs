@@ -52,7 +52,7 @@ struct Shared {
 
 /// Run until SIGTERM/SIGINT.
 pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
-    let plane = DataPlane::start(opts.http_addr).await?;
+    let plane = DataPlane::start(opts.http_addr, false).await?;
     let mut config = kube::Config::infer().await.map_err(|e| {
         RunError::Setup(format!("Kubernetes client (in-cluster or KUBECONFIG): {e}"))
     })?;

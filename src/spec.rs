@@ -37,6 +37,7 @@ pub const KIND: &str = "VirtualIP";
 #[x_kube(validation = Rule::new("self.addresses.all(a, a.contains(':')) || self.addresses.all(a, !a.contains(':'))").message("spec.addresses: all addresses must be of one family (IPv4 or IPv6)"))]
 #[x_kube(validation = Rule::new("self.version == 3 || self.addresses.all(a, !a.contains(':'))").message("spec.addresses: VRRPv2 carries IPv4 only; use version: 3 for IPv6"))]
 #[x_kube(validation = Rule::new("self.version == 2 ? (duration(self.advertInterval) >= duration('1s') && duration(self.advertInterval) <= duration('255s') && duration(self.advertInterval).getMilliseconds() % 1000 == 0) : (duration(self.advertInterval) >= duration('10ms') && duration(self.advertInterval) <= duration('40950ms') && duration(self.advertInterval).getMilliseconds() % 10 == 0)").message("spec.advertInterval: VRRPv3 takes 10ms..40.95s in steps of 10ms; VRRPv2 takes whole seconds 1s..255s"))]
+#[x_kube(validation = Rule::new("!has(self.maxAdvertInterval) || (duration(self.maxAdvertInterval) >= duration(self.advertInterval) && duration(self.maxAdvertInterval) <= duration('255s'))").message("spec.maxAdvertInterval: must be at least spec.advertInterval and at most 255s"))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VirtualIpSpec {
     /// virtual_router_id, 1..=255; immutable.
@@ -92,6 +93,16 @@ pub struct VirtualIpSpec {
     #[schemars(length(max = 64), inner(length(max = 64)))]
     #[x_kube(validation = Rule::new("self.all(p, isIP(p))").message("spec.unicastPeers: each entry must be an IP address"))]
     pub unicast_peers: Vec<String>,
+    /// Optional bound on the advertisement interval this node accepts from other routers: an
+    /// advert announcing a longer one is discarded and counted (`interval_above_bound`), so a
+    /// single spoofed advert with a 40.95 s interval cannot keep the VIP off every node for
+    /// minutes. At least `advertInterval`; unset (default): any interval, as the RFC says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+    )]
+    pub max_advert_interval: Option<String>,
     /// Gratuitous ARP / unsolicited NA settings (keepalived's garp_master_*).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub announce: Option<Announce>,

@@ -157,6 +157,8 @@ pub struct RouterConfig {
     pub announce: AnnounceConfig,
     /// The trackers, as written (validated).
     pub trackers: Vec<crate::spec::Tracker>,
+    /// Adverts announcing a longer interval are discarded (`spec.maxAdvertInterval`).
+    pub max_advert_interval: Option<Duration>,
 }
 
 /// Node-independent checks of a spec: every problem, each naming its field.
@@ -213,6 +215,19 @@ pub fn validate(spec: &VirtualIpSpec) -> Vec<SpecError> {
             {
                 errors.push(err("spec.advertInterval", e));
             }
+        }
+    }
+    if let Some(max) = &spec.max_advert_interval {
+        match (duration::parse(max), duration::parse(&spec.advert_interval)) {
+            (Err(e), _) => errors.push(err("spec.maxAdvertInterval", e.to_string())),
+            (Ok(m), Ok(own)) if m < own || m > Duration::from_secs(255) => errors.push(err(
+                "spec.maxAdvertInterval",
+                format!(
+                    "must be at least spec.advertInterval ({}) and at most 255s, got {max}",
+                    spec.advert_interval
+                ),
+            )),
+            _ => {}
         }
     }
     if spec.priority == 0 {
@@ -471,5 +486,9 @@ pub fn translate(
             refresh: duration::parse(&announce.refresh).unwrap_or_default(),
         },
         trackers: spec.trackers.clone(),
+        max_advert_interval: spec
+            .max_advert_interval
+            .as_deref()
+            .and_then(|m| duration::parse(m).ok()),
     }))
 }

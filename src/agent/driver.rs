@@ -232,10 +232,15 @@ impl Driver {
                 received_at,
             } => {
                 let now = self.arrival(received_at);
+                let too_long = self.cfg.max_advert_interval.is_some_and(|max| {
+                    Duration::from_millis(u64::from(advert.interval_cs) * 10) > max
+                });
                 let result = if !self.cfg.unicast_peers.is_empty()
                     && !self.cfg.unicast_peers.contains(&src)
                 {
                     Err(Discard::NotFromPeer)
+                } else if too_long {
+                    Err(Discard::IntervalAboveBound)
                 } else {
                     self.inst.handle_advert(now, src, &advert)
                 };

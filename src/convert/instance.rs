@@ -343,6 +343,7 @@ fn finish(
         }),
         unicast_peers,
         announce,
+        max_advert_interval: None,
         trackers,
     };
     Ok(Some(Converted {

@@ -126,11 +126,13 @@ pub enum Discard {
     /// A v3 advert with a Max Adver Int of 0: no valid router sends it, and obeying it would
     /// make the backups' timers expire at once (RFC 5798 §5.2.7 gives no meaning to 0).
     ZeroInterval,
+    /// The advert's interval is longer than the local `maxAdvertInterval` bound.
+    IntervalAboveBound,
 }
 
 impl Discard {
     /// Every reason, for pre-registering metrics.
-    pub const ALL: [Discard; 17] = [
+    pub const ALL: [Discard; 18] = [
         Discard::Truncated,
         Discard::BadIpHeader,
         Discard::TtlNot255,
@@ -148,6 +150,7 @@ impl Discard {
         Discard::BadSource,
         Discard::SourceNotLinkLocal,
         Discard::ZeroInterval,
+        Discard::IntervalAboveBound,
     ];
 
     /// Stable snake_case name, used as the `reason` label in metrics.
@@ -170,6 +173,7 @@ impl Discard {
             Discard::BadSource => "bad_source",
             Discard::SourceNotLinkLocal => "source_not_link_local",
             Discard::ZeroInterval => "zero_interval",
+            Discard::IntervalAboveBound => "interval_above_bound",
         }
     }
 }

@@ -125,6 +125,14 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
         if doc.is_null() {
             continue; // an empty document, e.g. a trailing `---`
         }
+        if !doc.is_object() {
+            let what = if doc.is_array() { "a list" } else { "a value" };
+            return Err(fail(
+                what,
+                "must be a mapping: a VirtualIP or a Secret (apiVersion, kind, metadata, ...)"
+                    .into(),
+            ));
+        }
         let kind = doc
             .get("kind")
             .and_then(Value::as_str)

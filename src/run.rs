@@ -63,11 +63,11 @@ pub async fn run(opts: RunOptions, initial: ConfigFile) -> Result<(), RunError> 
         let reason = tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => "SIGHUP",
-            _ = watch.changed() => "file changed",
-            _ = sleep_until(retry.unwrap_or_else(Instant::now)), if retry.is_some() => "retry",
+            _ = hup.recv() => Trigger::Signal,
+            _ = watch.changed() => Trigger::FileChanged,
+            _ = sleep_until(retry.unwrap_or_else(Instant::now)), if retry.is_some() => Trigger::Retry,
         };
-        let forced = reason == "SIGHUP";
+        let forced = reason == Trigger::Signal;
         let path = opts.config.clone();
         let seen = last_stamp;
         let outcome = tokio::task::spawn_blocking(move || reload(&path, seen, forced))
@@ -85,9 +85,9 @@ pub async fn run(opts: RunOptions, initial: ConfigFile) -> Result<(), RunError> 
                 }
                 if last_problem.as_deref() != Some(error.as_str()) {
                     if transient {
-                        tracing::warn!(reason, %error, "configuration not read yet; everything running keeps running; trying again");
+                        tracing::warn!(%reason, %error, "configuration not read yet; everything running keeps running; trying again");
                     } else {
-                        tracing::error!(reason, %error, "reload refused; everything running keeps running");
+                        tracing::error!(%reason, %error, "reload refused; everything running keeps running");
                     }
                     last_problem = Some(error);
                 }
@@ -98,11 +98,11 @@ pub async fn run(opts: RunOptions, initial: ConfigFile) -> Result<(), RunError> 
                 last_stamp = Some(stamp);
                 let changes = Changes::between(&current, &file);
                 if changes.is_empty() {
-                    tracing::info!(reason, "configuration unchanged");
+                    tracing::info!(%reason, "configuration unchanged");
                     continue;
                 }
                 tracing::info!(
-                    reason,
+                    %reason,
                     added = ?changes.added,
                     removed = ?changes.removed,
                     changed = ?changes.changed,
@@ -126,6 +126,27 @@ pub async fn run(opts: RunOptions, initial: ConfigFile) -> Result<(), RunError> 
         Ok(())
     } else {
         Err(RunError::Failed(failed))
+    }
+}
+
+/// What made the loop look at the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trigger {
+    /// SIGHUP: read and parse even if the stamp is unchanged.
+    Signal,
+    /// inotify or the fallback timer.
+    FileChanged,
+    /// A read that failed for a passing reason is tried again.
+    Retry,
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Trigger::Signal => "SIGHUP",
+            Trigger::FileChanged => "file changed",
+            Trigger::Retry => "retry",
+        })
     }
 }
 

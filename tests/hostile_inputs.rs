@@ -215,3 +215,11 @@ fn priority_255_on_a_node_that_does_not_own_the_address_is_warned() {
         agent.log_text()
     );
 }
+
+#[test]
+fn a_document_that_is_not_a_mapping_is_named_so() {
+    let e = refused("- a\n- b\n");
+    assert!(e.contains("document 1 (a list): must be a mapping"), "{e}");
+    let e = refused(&format!("{}---\nhello\n", vip("web", "")));
+    assert!(e.contains("document 2 (a value): must be a mapping"), "{e}");
+}

@@ -85,7 +85,8 @@ pub struct VirtualIpSpec {
         regex(pattern = r"^(0|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$")
     )]
     pub preempt_delay: String,
-    /// v2 PASS authentication; the password lives in a Secret.
+    /// v2 PASS authentication; the password (1 to 8 bytes) lives in a Secret. PASS travels in
+    /// clear text in every advert: it keeps misconfigured routers out, not attackers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication: Option<Authentication>,
     /// Unicast peers instead of multicast; adverts are accepted only from these.

@@ -398,6 +398,22 @@ pub fn translate(
         })
         .map_or(spec.priority, |p| p.priority);
     let first = vips[0].addr;
+    // A VIP is installed and removed by kube-vrrp: one of the node's own addresses must not be
+    // one (removing it would cut the node off).
+    if let Some(own) = vips.iter().find_map(|v| {
+        node.interfaces
+            .iter()
+            .find(|i| i.addresses.iter().any(|a| a.addr == v.addr))
+            .map(|i| (v.addr, &i.name))
+    }) {
+        return Err(one(err(
+            "spec.addresses",
+            format!(
+                "{} is an address of node {} on {} (not a virtual one); kube-vrrp installs and removes VIPs, so use an address no node has",
+                own.0, node.name, own.1
+            ),
+        )));
+    }
     let iface = match &spec.interface {
         Some(wanted) => node
             .interfaces

@@ -183,6 +183,12 @@ time.sleep(3)
         "the edit was lost:\n{}",
         agent.log_text()
     );
+    // It was applied after a read that failed, not by luck of timing.
+    assert!(
+        agent.log_text().contains("configuration not read yet"),
+        "{}",
+        agent.log_text()
+    );
 }
 
 #[test]

@@ -223,3 +223,26 @@ fn a_document_that_is_not_a_mapping_is_named_so() {
     let e = refused(&format!("{}---\nhello\n", vip("web", "")));
     assert!(e.contains("document 2 (a value): must be a mapping"), "{e}");
 }
+
+#[test]
+fn a_vip_that_is_the_nodes_own_address_is_named_so() {
+    use kube_vrrp::translate::{InterfaceFacts, NodeFacts, parse_prefixed, translate};
+    let file = parse(Path::new("v.yaml"), &vip("web", "")).expect("loads");
+    let node = NodeFacts {
+        name: "node1".into(),
+        labels: Default::default(),
+        interfaces: vec![InterfaceFacts {
+            name: "eth0".into(),
+            addresses: vec![parse_prefixed("198.51.100.100/24").expect("address")],
+        }],
+    };
+    let errors = translate("web", &file.virtual_ips[0].spec, &node, &|_| {
+        Ok(String::new())
+    })
+    .expect_err("refused");
+    let e = errors[0].to_string();
+    assert!(
+        e.contains("198.51.100.100 is an address of node node1 on eth0"),
+        "{e}"
+    );
+}

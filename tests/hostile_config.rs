@@ -345,3 +345,36 @@ fn an_empty_file_is_refused_at_start() {
         );
     }
 }
+
+#[test]
+fn a_fifo_as_a_tracked_file_does_not_block_the_daemon() {
+    // The file tracker read on the engine's thread: opening a FIFO waited for a writer forever.
+    let bed = Bed::new(1);
+    let fifo = bed.dir.join("track.fifo");
+    sh(&["mkfifo", fifo.to_str().expect("utf-8")]);
+    let doc = vip_doc(
+        "web",
+        51,
+        3,
+        "100ms",
+        &format!("{VIP4}/32"),
+        PRIOS,
+        &format!(
+            "  trackers:\n    - {{name: app, weight: -10, file: {{path: {}}}}}\n",
+            fifo.display()
+        ),
+    );
+    let cfg = bed.write("vips.yaml", &doc);
+    let agent = start_agent(&bed, &bed.nodes[0], &cfg);
+    assert!(
+        wait_holder(&bed, VIP4, "node1", Duration::from_secs(15)),
+        "{}",
+        agent.log_text()
+    );
+    let t = tracker(&bed, &bed.nodes[0], "web", "app");
+    assert!(
+        t.to_string().contains("not a regular file"),
+        "{t}\n{}",
+        agent.log_text()
+    );
+}

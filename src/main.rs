@@ -210,8 +210,10 @@ fn main() -> ExitCode {
             http_addr,
         } => {
             init_logging(cli.log_format);
-            let file = match config::load(&path) {
-                Ok(f) => f,
+            let loaded = config::read(&path)
+                .and_then(|(text, stamp)| config::parse(&path, &text).map(|f| (f, stamp)));
+            let (file, stamp) = match loaded {
+                Ok(l) => l,
                 Err(e) => {
                     eprintln!("error: {e}");
                     return ExitCode::from(2);
@@ -232,7 +234,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(run::run(opts, file)) {
+            match runtime.block_on(run::run(opts, file, stamp)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");

@@ -26,8 +26,9 @@ pub struct RunOptions {
     pub http_addr: SocketAddr,
 }
 
-/// Run until SIGTERM/SIGINT. `initial` is the already loaded and checked file.
-pub async fn run(opts: RunOptions, initial: ConfigFile) -> Result<(), RunError> {
+/// Run until SIGTERM/SIGINT. `initial` is the already loaded and checked file, `stamp` the
+/// version of the file it was read from (a change made since is picked up).
+pub async fn run(opts: RunOptions, initial: ConfigFile, stamp: Stamp) -> Result<(), RunError> {
     let plane = DataPlane::start(opts.http_addr, true).await?;
     // Every start-up check passed (lock, netlink, HTTP): now the leftovers may go.
     plane.remove_leftovers().await?;
@@ -56,7 +57,7 @@ pub async fn run(opts: RunOptions, initial: ConfigFile) -> Result<(), RunError> 
     // it changed. Reading and parsing run on a blocking thread, never on the engine's: a huge
     // or slow file must not delay an advert (docs/hostile.md).
     let mut watch = FileWatch::new(&opts.config);
-    let mut last_stamp = file_read::stamp(&opts.config);
+    let mut last_stamp = Some(stamp);
     let mut retry: Option<Instant> = None;
     let mut last_problem: Option<String> = None;
     loop {

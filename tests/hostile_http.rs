@@ -266,6 +266,25 @@ fn a_second_daemon_on_the_host_exits_and_touches_nothing() {
             && !text.contains("left behind"),
         "{text}"
     );
+    // The agent takes the same lock, before anything else (no API server needed to see it).
+    let mut agent = bed.spawn(
+        &bed.nodes[0],
+        "second-agent",
+        &[
+            bin.to_str().expect("utf-8"),
+            "agent",
+            "--node-name",
+            "node1",
+            "--http-addr",
+            "127.0.0.1:9653",
+        ],
+    );
+    assert!(agent.wait_exit(Duration::from_secs(10)));
+    assert!(
+        agent.log_text().contains("another kube-vrrp"),
+        "{}",
+        agent.log_text()
+    );
     // The VIP never left node1.
     for _ in 0..20 {
         assert_eq!(bed.holders(VIP4), vec!["node1".to_string()]);
@@ -320,6 +339,37 @@ fn a_daemon_that_cannot_start_leaves_leftovers_alone() {
         bed.has_addr(&bed.nodes[0], VIP4),
         "removed before start-up failed: {}",
         failing.log_text()
+    );
+    // An agent without a usable Kubernetes client fails its start-up too: nothing removed.
+    let mut agent = bed.spawn(
+        &bed.nodes[0],
+        "failing-agent",
+        &[
+            "env",
+            "KUBECONFIG=/nonexistent/kubeconfig",
+            "KUBERNETES_SERVICE_HOST=",
+            bin.to_str().expect("utf-8"),
+            "agent",
+            "--node-name",
+            "node1",
+            "--http-addr",
+            "127.0.0.1:9653",
+        ],
+    );
+    assert!(
+        agent.wait_exit(Duration::from_secs(20)),
+        "{}",
+        agent.log_text()
+    );
+    assert!(
+        agent.log_text().contains("Kubernetes client"),
+        "{}",
+        agent.log_text()
+    );
+    assert!(
+        bed.has_addr(&bed.nodes[0], VIP4),
+        "the agent removed it before its start-up failed: {}",
+        agent.log_text()
     );
     // A daemon that does start removes it.
     let restarted = start_agent(&bed, &bed.nodes[0], &cfg);

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::file_read::{self, ReadError, Stamp};
 use crate::spec::{API_VERSION, KIND, SecretKeyRef, VirtualIpSpec};
 use crate::translate;
 
@@ -19,7 +20,16 @@ pub enum ConfigError {
         /// File.
         path: PathBuf,
         /// Cause.
-        source: std::io::Error,
+        source: ReadError,
+    },
+    /// No VirtualIP at all: applying it would release every address at once, which is what an
+    /// accidental truncation (`: > vips.yaml`) looks like. To run nothing, stop the daemon.
+    #[error(
+        "{path}: no VirtualIP documents (empty, or only comments or Secrets); refused, because applying it would release every VIP; to release them all, stop kube-vrrp"
+    )]
+    Empty {
+        /// File.
+        path: PathBuf,
     },
     /// Not YAML.
     #[error("{path}: invalid YAML: {message}")]
@@ -81,23 +91,29 @@ struct Metadata {
     name: String,
 }
 
-/// Load and check a file.
+/// Load and check a file (see [`crate::file_read`] for what is refused before parsing).
 pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    read(path).and_then(|(text, _)| parse(path, &text))
+}
+
+/// Read a file with the checks of [`crate::file_read`], without parsing it.
+pub fn read(path: &Path) -> Result<(String, Stamp), ConfigError> {
+    file_read::read(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    parse(path, &text)
+    })
 }
 
 /// Parse and check file contents; `path` is used in messages.
 pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
     let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| ConfigError::Yaml {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message: e.render_with_formatter(&crate::yaml_messages::Messages),
     })?;
     let mut file = ConfigFile::default();
     let mut names = BTreeMap::new();
+    // The document number of each VirtualIP, for messages after the loop.
+    let mut doc_index = Vec::new();
     for (i, doc) in docs.into_iter().enumerate() {
         let index = i + 1;
         let fail = |what: &str, message: String| ConfigError::Document {
@@ -108,6 +124,14 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
         };
         if doc.is_null() {
             continue; // an empty document, e.g. a trailing `---`
+        }
+        if !doc.is_object() {
+            let what = if doc.is_array() { "a list" } else { "a value" };
+            return Err(fail(
+                what,
+                "must be a mapping: a VirtualIP or a Secret (apiVersion, kind, metadata, ...)"
+                    .into(),
+            ));
         }
         let kind = doc
             .get("kind")
@@ -120,9 +144,9 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
             .unwrap_or_default()
             .to_string();
         let what = if name.is_empty() {
-            kind.clone()
+            short(&kind)
         } else {
-            format!("{kind} {name}")
+            format!("{} {}", short(&kind), short(&name))
         };
         let meta: Metadata = decode(
             doc.get("metadata").cloned().unwrap_or(Value::Null),
@@ -156,6 +180,10 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
                         ),
                     ));
                 }
+                if let Err(m) = check_name(&meta.name) {
+                    return Err(fail(&what, format!("metadata.name: {m}")));
+                }
+                doc_index.push(index);
                 file.virtual_ips.push(VirtualIpDoc {
                     name: meta.name,
                     spec,
@@ -196,19 +224,71 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
         }
     }
     // Every secretRef must resolve, so a typo fails at load time, not at the first advert.
-    for (i, v) in file.virtual_ips.iter().enumerate() {
-        if let Some(auth) = &v.spec.authentication
-            && let Err(e) = file.password(&auth.secret_ref)
-        {
-            return Err(ConfigError::Document {
-                path: path.to_path_buf(),
-                index: i + 1,
-                what: format!("VirtualIP {}", v.name),
-                message: format!("spec.authentication.secretRef: {e}"),
-            });
+    for (v, index) in file.virtual_ips.iter().zip(doc_index) {
+        if let Some(auth) = &v.spec.authentication {
+            let checked = file
+                .password(&auth.secret_ref)
+                .and_then(|p| check_password(&p));
+            if let Err(e) = checked {
+                return Err(ConfigError::Document {
+                    path: path.to_path_buf(),
+                    index,
+                    what: format!("VirtualIP {}", v.name),
+                    message: format!("spec.authentication.secretRef: {e}"),
+                });
+            }
         }
     }
+    if file.virtual_ips.is_empty() {
+        return Err(ConfigError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
     Ok(file)
+}
+
+/// A name or kind from the file as it may appear in a message: control characters escaped, cut
+/// after 64 characters.
+fn short(s: &str) -> String {
+    let mut out: String = s.chars().take(64).flat_map(char::escape_debug).collect();
+    if s.chars().count() > 64 {
+        out.push_str("...");
+    }
+    out
+}
+
+/// A PASS password travels in an 8-byte field (RFC 3768 §5.3.11): refuse what would be cut or
+/// empty rather than send something else than was written.
+fn check_password(p: &str) -> Result<(), String> {
+    match p.len() {
+        0 => Err("the password is empty; PASS needs 1 to 8 bytes".into()),
+        1..=8 => Ok(()),
+        n => Err(format!(
+            "the password has {n} bytes; PASS carries at most 8 (keepalived would cut it to its first 8)"
+        )),
+    }
+}
+
+/// metadata.name as Kubernetes checks it (a DNS-1123 subdomain: at most 253 characters of
+/// lower-case letters, digits, '-' and '.', starting and ending with a letter or digit), so a
+/// name is the same valid name in a file and in a cluster, and safe in a table or a log line.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let shown = short(name);
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if name.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if name.len() > 253 {
+        return Err(format!("\"{shown}\" is longer than 253 characters"));
+    }
+    let body_ok = name.chars().all(|c| ok_char(c) || c == '-' || c == '.');
+    let ends_ok = name.starts_with(ok_char) && name.ends_with(ok_char);
+    if !body_ok || !ends_ok {
+        return Err(format!(
+            "\"{shown}\" is not a valid name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit (as Kubernetes requires)"
+        ));
+    }
+    Ok(())
 }
 
 /// Decode a JSON value into `T`, naming the failing field under `prefix`.

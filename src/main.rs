@@ -65,8 +65,9 @@ enum Command {
         /// This node's name, as `priorities[].nodeName` refers to it (default: the hostname).
         #[arg(long, env = "NODE_NAME")]
         node_name: Option<String>,
-        /// Address for /metrics, /healthz, /readyz and /status.
-        #[arg(long, default_value = "0.0.0.0:9650")]
+        /// Address for /metrics, /healthz, /readyz and /status (default: loopback only; give
+        /// 0.0.0.0:9650 to let Prometheus on another host scrape it).
+        #[arg(long, default_value = "127.0.0.1:9650")]
         http_addr: SocketAddr,
     },
     /// Print VirtualIP documents equivalent to keepalived configuration files.
@@ -213,8 +214,10 @@ fn main() -> ExitCode {
             http_addr,
         } => {
             init_logging(cli.log_format);
-            let file = match config::load(&path) {
-                Ok(f) => f,
+            let loaded = config::read(&path)
+                .and_then(|(text, stamp)| config::parse(&path, &text).map(|f| (f, stamp)));
+            let (file, stamp) = match loaded {
+                Ok(l) => l,
                 Err(e) => {
                     eprintln!("error: {e}");
                     return ExitCode::from(2);
@@ -235,7 +238,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(run::run(opts, file)) {
+            match runtime.block_on(run::run(opts, file, stamp)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");

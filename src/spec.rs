@@ -37,6 +37,7 @@ pub const KIND: &str = "VirtualIP";
 #[x_kube(validation = Rule::new("self.addresses.all(a, a.contains(':')) || self.addresses.all(a, !a.contains(':'))").message("spec.addresses: all addresses must be of one family (IPv4 or IPv6)"))]
 #[x_kube(validation = Rule::new("self.version == 3 || self.addresses.all(a, !a.contains(':'))").message("spec.addresses: VRRPv2 carries IPv4 only; use version: 3 for IPv6"))]
 #[x_kube(validation = Rule::new("self.version == 2 ? (duration(self.advertInterval) >= duration('1s') && duration(self.advertInterval) <= duration('255s') && duration(self.advertInterval).getMilliseconds() % 1000 == 0) : (duration(self.advertInterval) >= duration('10ms') && duration(self.advertInterval) <= duration('40950ms') && duration(self.advertInterval).getMilliseconds() % 10 == 0)").message("spec.advertInterval: VRRPv3 takes 10ms..40.95s in steps of 10ms; VRRPv2 takes whole seconds 1s..255s"))]
+#[x_kube(validation = Rule::new("!has(self.maxAdvertInterval) || (duration(self.maxAdvertInterval) >= duration(self.advertInterval) && duration(self.maxAdvertInterval) <= duration('255s'))").message("spec.maxAdvertInterval: must be at least spec.advertInterval and at most 255s"))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VirtualIpSpec {
     /// virtual_router_id, 1..=255; immutable.
@@ -47,6 +48,7 @@ pub struct VirtualIpSpec {
     /// of one family.
     #[schemars(length(min = 1, max = 64), inner(length(max = 64)))]
     #[x_kube(validation = Rule::new("self.all(a, isIP(a) || isCIDR(a))").message("spec.addresses: each entry must be an IP address, optionally with a prefix length (198.51.100.10/32)"))]
+    #[x_kube(validation = Rule::new("self.all(a, !a.endsWith('/0'))").message("spec.addresses: a /0 prefix would claim every address; give the address alone or its subnet's prefix length"))]
     pub addresses: Vec<String>,
     /// Interface to run on; default: the interface whose subnet holds the first address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,7 +85,8 @@ pub struct VirtualIpSpec {
         regex(pattern = r"^(0|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$")
     )]
     pub preempt_delay: String,
-    /// v2 PASS authentication; the password lives in a Secret.
+    /// v2 PASS authentication; the password (1 to 8 bytes) lives in a Secret. PASS travels in
+    /// clear text in every advert: it keeps misconfigured routers out, not attackers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication: Option<Authentication>,
     /// Unicast peers instead of multicast; adverts are accepted only from these.
@@ -91,6 +94,16 @@ pub struct VirtualIpSpec {
     #[schemars(length(max = 64), inner(length(max = 64)))]
     #[x_kube(validation = Rule::new("self.all(p, isIP(p))").message("spec.unicastPeers: each entry must be an IP address"))]
     pub unicast_peers: Vec<String>,
+    /// Optional bound on the advertisement interval this node accepts from other routers: an
+    /// advert announcing a longer one is discarded and counted (`interval_above_bound`), so a
+    /// single spoofed advert with a 40.95 s interval cannot keep the VIP off every node for
+    /// minutes. At least `advertInterval`; unset (default): any interval, as the RFC says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+    )]
+    pub max_advert_interval: Option<String>,
     /// Gratuitous ARP / unsolicited NA settings (keepalived's garp_master_*).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub announce: Option<Announce>,
@@ -205,17 +218,28 @@ pub struct SecretKeyRef {
 
 /// Gratuitous ARP / unsolicited NA on becoming master (keepalived: garp_master_repeat 5,
 /// garp_master_delay 5, garp_master_refresh 0).
-#[derive(JsonSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(KubeSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Announce {
-    /// Announcements sent at once, and again after `delay`.
+    /// Announcements sent at once, and again after `delay`: 1..100.
     #[serde(default = "default_repeat")]
+    #[schemars(range(min = 1, max = 100))]
     pub repeat: u32,
-    /// When the second burst goes out; `0s` disables it.
+    /// When the second burst goes out, up to 24h; `0s` disables it.
     #[serde(default = "default_delay")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^(0|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$")
+    )]
+    #[x_kube(validation = Rule::new("self == '0' || duration(self) <= duration('24h')").message("spec.announce.delay: must be 0s (off) up to 24h"))]
     pub delay: String,
-    /// Keep announcing every `refresh` while master; `0s` (default) disables it.
+    /// Keep announcing every `refresh` while master: 1s..24h; `0s` (default) disables it.
     #[serde(default = "default_zero")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^(0|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$")
+    )]
+    #[x_kube(validation = Rule::new("self == '0' || duration(self) == duration('0s') || (duration(self) >= duration('1s') && duration(self) <= duration('24h'))").message("spec.announce.refresh: must be 0s (off) or 1s..24h"))]
     pub refresh: String,
 }
 

@@ -18,11 +18,18 @@ pub fn fetch(addr: SocketAddr) -> Result<Vec<InstanceStatus>, String> {
     stream
         .set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
-    write!(stream, "GET /status HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(|e| e.to_string())?;
+    let io = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            format!(
+                "the agent at {addr} did not answer within {} s",
+                timeout.as_secs()
+            )
+        }
+        _ => format!("reading from the agent at {addr}: {e}"),
+    };
+    write!(stream, "GET /status HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(io)?;
     let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .map_err(|e| e.to_string())?;
+    stream.read_to_string(&mut response).map_err(io)?;
     let (head, body) = response
         .split_once("\r\n\r\n")
         .ok_or("malformed HTTP response")?;
@@ -33,6 +40,20 @@ pub fn fetch(addr: SocketAddr) -> Result<Vec<InstanceStatus>, String> {
         ));
     }
     serde_json::from_str(body).map_err(|e| format!("unexpected /status body: {e}"))
+}
+
+/// A table cell: control characters escaped (a newline in a name must not forge a row).
+fn cell(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 /// A table, one instance per line.
@@ -58,13 +79,13 @@ pub fn table(instances: &[InstanceStatus]) -> String {
             None => i.state.clone(),
         };
         rows.push([
-            i.name.clone(),
+            cell(&i.name),
             i.vrid.to_string(),
-            i.interface.clone(),
-            state,
+            cell(&i.interface),
+            cell(&state),
             i.priority.to_string(),
-            i.master.clone().unwrap_or_else(|| "-".into()),
-            i.since.clone(),
+            cell(i.master.as_deref().unwrap_or("-")),
+            cell(&i.since),
             i.counters.adverts_sent.to_string(),
             i.counters.adverts_received.to_string(),
             i.counters.discards.values().sum::<u64>().to_string(),

@@ -86,6 +86,29 @@ pub fn parse_prefixed(s: &str) -> Result<Prefixed, String> {
     Ok(Prefixed { addr, prefix })
 }
 
+/// An address no router can have as its own: unspecified, multicast, broadcast, loopback.
+pub fn no_router(a: IpAddr) -> bool {
+    a.is_unspecified()
+        || a.is_multicast()
+        || a.is_loopback()
+        || matches!(a, IpAddr::V4(v4) if v4.is_broadcast())
+}
+
+/// Why a virtual address cannot be installed and announced, if it cannot.
+fn unusable_vip(p: Prefixed) -> Option<&'static str> {
+    if no_router(p.addr) {
+        Some(
+            "not a unicast address a host can hold (unspecified, multicast, broadcast or loopback)",
+        )
+    } else if p.prefix == 0 {
+        Some(
+            "a /0 prefix would claim every address; give the address alone or its subnet's prefix length",
+        )
+    } else {
+        None
+    }
+}
+
 /// One interface of the node, as the translation needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InterfaceFacts {
@@ -134,6 +157,8 @@ pub struct RouterConfig {
     pub announce: AnnounceConfig,
     /// The trackers, as written (validated).
     pub trackers: Vec<crate::spec::Tracker>,
+    /// Adverts announcing a longer interval are discarded (`spec.maxAdvertInterval`).
+    pub max_advert_interval: Option<Duration>,
 }
 
 /// Node-independent checks of a spec: every problem, each naming its field.
@@ -164,6 +189,9 @@ pub fn validate(spec: &VirtualIpSpec) -> Vec<SpecError> {
                         "all addresses must be of one family",
                     ));
                 }
+                if let Some(why) = unusable_vip(p) {
+                    errors.push(err(format!("spec.addresses[{i}]"), format!("{a:?}: {why}")));
+                }
                 if version == Some(Version::V2) && !p.addr.is_ipv4() {
                     errors.push(err(
                         format!("spec.addresses[{i}]"),
@@ -187,6 +215,19 @@ pub fn validate(spec: &VirtualIpSpec) -> Vec<SpecError> {
             {
                 errors.push(err("spec.advertInterval", e));
             }
+        }
+    }
+    if let Some(max) = &spec.max_advert_interval {
+        match (duration::parse(max), duration::parse(&spec.advert_interval)) {
+            (Err(e), _) => errors.push(err("spec.maxAdvertInterval", e.to_string())),
+            (Ok(m), Ok(own)) if m < own || m > Duration::from_secs(255) => errors.push(err(
+                "spec.maxAdvertInterval",
+                format!(
+                    "must be at least spec.advertInterval ({}) and at most 255s, got {max}",
+                    spec.advert_interval
+                ),
+            )),
+            _ => {}
         }
     }
     if spec.priority == 0 {
@@ -246,20 +287,56 @@ pub fn validate(spec: &VirtualIpSpec) -> Vec<SpecError> {
                 format!("spec.unicastPeers[{i}]"),
                 "must be of the addresses' family",
             )),
+            Ok(a) if no_router(a) => errors.push(err(
+                format!("spec.unicastPeers[{i}]"),
+                format!(
+                    "{peer:?} cannot be a router (unspecified, multicast, broadcast or loopback)"
+                ),
+            )),
             Ok(_) => {}
         }
     }
     if let Some(a) = &spec.announce {
-        for (field, value) in [("delay", &a.delay), ("refresh", &a.refresh)] {
-            if let Err(e) = duration::parse(value) {
-                errors.push(err(format!("spec.announce.{field}"), e.to_string()));
-            }
-        }
+        check_announce(a, &mut errors);
     }
     crate::track::validate_specs(&spec.trackers, &mut |field, message| {
         errors.push(err(field, message));
     });
     errors
+}
+
+/// Most announcements per burst (keepalived's default is 5). Each is one frame per address on
+/// the wire, sent by the engine's thread: a bound keeps a burst from becoming a storm that
+/// starves the adverts (docs/hostile.md).
+pub const MAX_ANNOUNCE_REPEAT: u32 = 100;
+/// Longest `announce.delay` and `announce.refresh` (keepalived's own limit is a day too).
+pub const MAX_ANNOUNCE_INTERVAL: Duration = Duration::from_secs(86_400);
+/// Shortest `announce.refresh` other than 0 (keepalived counts it in whole seconds).
+pub const MIN_ANNOUNCE_REFRESH: Duration = Duration::from_secs(1);
+
+fn check_announce(a: &crate::spec::Announce, errors: &mut Vec<SpecError>) {
+    if !(1..=MAX_ANNOUNCE_REPEAT).contains(&a.repeat) {
+        errors.push(err(
+            "spec.announce.repeat",
+            format!("must be 1..{MAX_ANNOUNCE_REPEAT}, got {}", a.repeat),
+        ));
+    }
+    for (field, value, min) in [
+        ("delay", &a.delay, Duration::ZERO),
+        ("refresh", &a.refresh, MIN_ANNOUNCE_REFRESH),
+    ] {
+        match duration::parse(value) {
+            Err(e) => errors.push(err(format!("spec.announce.{field}"), e.to_string())),
+            Ok(d) if d > MAX_ANNOUNCE_INTERVAL || (!d.is_zero() && d < min) => errors.push(err(
+                format!("spec.announce.{field}"),
+                format!(
+                    "must be 0s (off) or {}..24h, got {value}",
+                    if min.is_zero() { "0s" } else { "1s" }
+                ),
+            )),
+            Ok(_) => {}
+        }
+    }
 }
 
 fn check_selector(sel: &LabelSelector, field: &str, errors: &mut Vec<SpecError>) {
@@ -321,6 +398,22 @@ pub fn translate(
         })
         .map_or(spec.priority, |p| p.priority);
     let first = vips[0].addr;
+    // A VIP is installed and removed by kube-vrrp: one of the node's own addresses must not be
+    // one (removing it would cut the node off).
+    if let Some(own) = vips.iter().find_map(|v| {
+        node.interfaces
+            .iter()
+            .find(|i| i.addresses.iter().any(|a| a.addr == v.addr))
+            .map(|i| (v.addr, &i.name))
+    }) {
+        return Err(one(err(
+            "spec.addresses",
+            format!(
+                "{} is an address of node {} on {} (not a virtual one); kube-vrrp installs and removes VIPs, so use an address no node has",
+                own.0, node.name, own.1
+            ),
+        )));
+    }
     let iface = match &spec.interface {
         Some(wanted) => node
             .interfaces
@@ -409,5 +502,9 @@ pub fn translate(
             refresh: duration::parse(&announce.refresh).unwrap_or_default(),
         },
         trackers: spec.trackers.clone(),
+        max_advert_interval: spec
+            .max_advert_interval
+            .as_deref()
+            .and_then(|m| duration::parse(m).ok()),
     }))
 }

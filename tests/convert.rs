@@ -120,6 +120,7 @@ fn seed_spec(address: &str) -> VirtualIpSpec {
         authentication: None,
         unicast_peers: vec![],
         announce: None,
+        max_advert_interval: None,
         trackers: seed_trackers(),
     }
 }
@@ -308,6 +309,7 @@ fn features_and_unsupported_options() {
             delay: "1s".into(),
             refresh: "60s".into(),
         }),
+        max_advert_interval: None,
         trackers: vec![
             Tracker {
                 interface: Some(InterfaceTracker {
@@ -387,6 +389,7 @@ fn include_globs_are_relative_to_the_including_file() {
         authentication: None,
         unicast_peers: vec![],
         announce: None,
+        max_advert_interval: None,
         trackers: vec![Tracker {
             script: Some(ScriptTracker {
                 command: vec!["/usr/bin/pgrep".into(), "-x".into(), "haproxy".into()],

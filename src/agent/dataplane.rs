@@ -1,5 +1,5 @@
 //! The node's data plane, shared by `kube-vrrp run` and `kube-vrrp agent`: netlink, link events,
-//! leftover cleanup, metrics, status, the HTTP endpoints and the supervisor.
+//! the host lock, leftover cleanup, metrics, status, the HTTP endpoints and the supervisor.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,6 +10,7 @@ use super::{Desired, StatusStore, Supervisor};
 use crate::config::ConfigFile;
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
+use crate::net::host_lock::HostLock;
 use crate::net::{link, netlink::Netlink};
 use crate::translate::{self, NodeFacts};
 
@@ -19,6 +20,9 @@ pub enum RunError {
     /// Netlink, socket or client setup failed.
     #[error("{0}")]
     Setup(String),
+    /// Stopped as asked, but these VirtualIPs could not run (the exit status says so).
+    #[error("stopped; these VirtualIPs could not run: {}", .0.join(", "))]
+    Failed(Vec<String>),
     /// The HTTP address could not be bound.
     #[error("--http-addr {addr}: {source}")]
     Http {
@@ -41,22 +45,21 @@ pub struct DataPlane {
     pub ready: Arc<AtomicBool>,
     /// Metrics.
     pub metrics: Metrics,
+    /// One daemon per network namespace: held as long as this lives.
+    pub lock: HostLock,
 }
 
 impl DataPlane {
-    /// Connect netlink, find the VIPs an earlier run left behind (principle 4: the supervisor
-    /// hands them to the instances that carry them and removes the others), serve HTTP.
-    pub async fn start(http_addr: SocketAddr) -> Result<DataPlane, RunError> {
+    /// Take the host lock, connect netlink, serve HTTP. Touches no address: the caller takes
+    /// the leftovers ([`DataPlane::take_leftovers`]) once every start-up check has passed, so a
+    /// daemon that cannot start never removes anything.
+    /// `require_all`: `/readyz` also requires every instance to run (see [`HttpState`]).
+    pub async fn start(http_addr: SocketAddr, require_all: bool) -> Result<DataPlane, RunError> {
+        // First of all: a second daemon in this network namespace must touch nothing.
+        let lock = HostLock::take().map_err(|e| RunError::Setup(e.to_string()))?;
         let netlink = Netlink::connect().map_err(|e| RunError::Setup(format!("netlink: {e}")))?;
         let links =
             link::watch().map_err(|e| RunError::Setup(format!("netlink link monitor: {e}")))?;
-        let left = netlink
-            .ours()
-            .await
-            .map_err(|e| RunError::Setup(e.to_string()))?;
-        for a in &left {
-            tracing::info!(address = %a.addr, ifindex = a.index, "found a VIP left behind by an earlier run");
-        }
         let metrics = Metrics::new();
         let status = StatusStore::default();
         let ready = Arc::new(AtomicBool::new(false));
@@ -64,6 +67,7 @@ impl DataPlane {
             status: status.clone(),
             metrics: metrics.clone(),
             ready: ready.clone(),
+            require_all,
         };
         // The server task lives as long as the process.
         let _server = http::serve(http_addr, state)
@@ -72,16 +76,32 @@ impl DataPlane {
                 addr: http_addr,
                 source,
             })?;
-        let mut supervisor =
-            Supervisor::new(netlink.clone(), metrics.clone(), status.clone(), links);
-        supervisor.hold_leftovers(left);
+        let supervisor = Supervisor::new(netlink.clone(), metrics.clone(), status.clone(), links);
         Ok(DataPlane {
             netlink,
             supervisor,
             status,
             ready,
             metrics,
+            lock,
         })
+    }
+
+    /// Hand the VIPs an earlier run of this daemon left behind to the supervisor (principle 4):
+    /// an instance that carries one keeps it while it rejoins; the supervisor removes the others
+    /// after the first configuration is applied. Only the host lock's holder may do this: the
+    /// addresses are then surely not another daemon's.
+    pub async fn take_leftovers(&mut self) -> Result<(), RunError> {
+        let left = self
+            .netlink
+            .ours()
+            .await
+            .map_err(|e| RunError::Setup(e.to_string()))?;
+        for a in &left {
+            tracing::info!(address = %a.addr, ifindex = a.index, "found a VIP left behind by an earlier run");
+        }
+        self.supervisor.hold_leftovers(left);
+        Ok(())
     }
 }
 
@@ -108,6 +128,7 @@ pub async fn desired(
     for doc in &file.virtual_ips {
         match translate::translate(&doc.name, &doc.spec, &facts, &|r| file.password(r)) {
             Ok(Some(cfg)) => {
+                warn_false_owner(&facts, &cfg);
                 out.insert(doc.name.clone(), Ok(cfg));
             }
             Ok(None) => {}
@@ -122,4 +143,25 @@ pub async fn desired(
         }
     }
     out
+}
+
+/// RFC 5798 §3: priority 255 is for the router that owns the addresses (has them configured as
+/// its own). Another router with 255 takes over at once and never yields: say so.
+fn warn_false_owner(facts: &NodeFacts, cfg: &crate::translate::RouterConfig) {
+    if cfg.instance.priority != crate::vrrp::priority::OWNER {
+        return;
+    }
+    let owns = facts
+        .interfaces
+        .iter()
+        .filter(|i| i.name == cfg.interface)
+        .flat_map(|i| &i.addresses)
+        .any(|a| cfg.vips.iter().any(|v| v.addr == a.addr));
+    if !owns {
+        tracing::warn!(
+            vip = %cfg.name,
+            interface = %cfg.interface,
+            "priority 255 is for the address owner, but this node has none of the addresses configured; it will take over at once and never yield (use 1..254 unless it owns them)"
+        );
+    }
 }

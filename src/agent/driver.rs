@@ -8,11 +8,13 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::{Instant, sleep_until};
 
+mod host;
+
 use super::announcer::Announcer;
 use super::deadline::{EngineTimer, Timers};
 use super::status::{StatusStore, rfc3339};
 use crate::metrics::Metrics;
-use crate::net::announce::{FrameSender, frame_for};
+use crate::net::announce::FrameSender;
 use crate::net::netlink::{Link, Netlink};
 use crate::net::socket::{VrrpSocket, group_for};
 use crate::track::Contribution;
@@ -81,6 +83,10 @@ struct Driver {
     holding: bool,
     last_refresh: Option<Instant>,
     announcer: Announcer,
+    /// Rounds of the current burst still to send, and when the next one is due (paced, see
+    /// `send_frames`).
+    rounds_left: u32,
+    next_round: Instant,
     stopped: bool,
     /// The latest time given to the engine: its clock never runs backwards.
     last_now: Duration,
@@ -118,6 +124,8 @@ pub async fn run(
         vrid,
         holding: false,
         last_refresh: None,
+        rounds_left: 0,
+        next_round: Instant::now(),
         stopped: false,
         last_now: Duration::ZERO,
         published_master: None,
@@ -162,6 +170,16 @@ pub async fn run(
                 d.announcer.burst_sent(Instant::now());
             }
             update = links.recv() => d.link_update(update).await,
+            // Last: the rest of a big burst, one round every ROUND_GAP.
+            _ = sleep_until(d.next_round), if d.rounds_left > 0 => {
+                d.rounds_left -= 1;
+                d.next_round = Instant::now() + host::ROUND_GAP;
+                if d.holding {
+                    d.send_round();
+                } else {
+                    d.rounds_left = 0;
+                }
+            }
         }
     }
 }
@@ -224,10 +242,15 @@ impl Driver {
                 received_at,
             } => {
                 let now = self.arrival(received_at);
+                let too_long = self.cfg.max_advert_interval.is_some_and(|max| {
+                    Duration::from_millis(u64::from(advert.interval_cs) * 10) > max
+                });
                 let result = if !self.cfg.unicast_peers.is_empty()
                     && !self.cfg.unicast_peers.contains(&src)
                 {
                     Err(Discard::NotFromPeer)
+                } else if too_long {
+                    Err(Discard::IntervalAboveBound)
                 } else {
                     self.inst.handle_advert(now, src, &advert)
                 };
@@ -351,6 +374,7 @@ impl Driver {
                 Action::RemoveVips => {
                     self.holding = false;
                     self.announcer.stop();
+                    self.rounds_left = 0;
                     for vip in self.cfg.vips.clone() {
                         if let Err(e) = self.host.netlink.remove(self.link.index, vip) {
                             self.action_error("remove_vip", &e.to_string());
@@ -459,61 +483,6 @@ impl Driver {
             }
         }
         self.last_refresh = Some(Instant::now());
-    }
-
-    /// One burst: `repeat` announcements of every VIP.
-    fn send_frames(&mut self) {
-        for _ in 0..self.announcer.repeat() {
-            for vip in &self.cfg.vips {
-                if let Err(e) = self.host.frames.send(&frame_for(&self.link.mac, vip.addr)) {
-                    tracing::warn!(vip = %self.cfg.name, error = %e, "announcement failed");
-                    self.host
-                        .metrics
-                        .action_errors
-                        .with_label_values(&[
-                            self.cfg.name.as_str(),
-                            self.vrid.as_str(),
-                            "announce",
-                        ])
-                        .inc();
-                }
-            }
-        }
-    }
-
-    fn action_error(&self, action: &str, error: &str) {
-        tracing::warn!(vip = %self.cfg.name, action, error, "action failed");
-        self.host
-            .metrics
-            .action_errors
-            .with_label_values(&[self.cfg.name.as_str(), self.vrid.as_str(), action])
-            .inc();
-    }
-
-    fn publish_config(&self) {
-        let c = &self.cfg;
-        let labels = [c.name.as_str(), self.vrid.as_str()];
-        self.host
-            .metrics
-            .set_state(&c.name, c.instance.vrid, State::Initialize);
-        self.host
-            .metrics
-            .priority
-            .with_label_values(&labels)
-            .set(i64::from(c.instance.priority));
-        self.host.status.update(&c.name, |s| {
-            s.vrid = c.instance.vrid;
-            s.interface = c.interface.clone();
-            s.version = if c.instance.version == crate::vrrp::Version::V2 {
-                2
-            } else {
-                3
-            };
-            s.addresses = c.vips.iter().map(|v| v.to_string()).collect();
-            s.priority = c.instance.priority;
-            s.base_priority = c.instance.priority;
-            s.error = None;
-        });
     }
 }
 

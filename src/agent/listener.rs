@@ -3,7 +3,6 @@
 //! of its VRID. One socket serves every instance on the interface, however many there are.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -98,7 +97,7 @@ async fn receive_loop(
                 continue;
             }
         };
-        if is_unusable_source(received.src) {
+        if crate::translate::no_router(received.src) {
             count(Discard::BadSource);
             continue;
         }
@@ -120,12 +119,4 @@ async fn receive_loop(
             }
         }
     }
-}
-
-/// Sources no router can have: unspecified, multicast, broadcast, loopback.
-fn is_unusable_source(src: IpAddr) -> bool {
-    src.is_unspecified()
-        || src.is_multicast()
-        || src.is_loopback()
-        || matches!(src, IpAddr::V4(a) if a.is_broadcast())
 }

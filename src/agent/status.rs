@@ -177,6 +177,15 @@ impl StatusStore {
             .remove(name);
     }
 
+    /// Names of the instances that cannot run (in Error), in name order.
+    pub fn failed(&self) -> Vec<String> {
+        self.snapshot()
+            .into_iter()
+            .filter(|i| i.error.is_some())
+            .map(|i| i.name)
+            .collect()
+    }
+
     /// A copy of every instance's status, by name.
     pub fn snapshot(&self) -> Vec<InstanceStatus> {
         self.inner

@@ -141,7 +141,7 @@ fn global_defs(s: &Stmt, g: &mut Globals, diag: &mut Diagnostics) -> Result<(), 
                 g.garp_delay = Some(secs(value(d, diag)?, key, Duration::ZERO, MAX_GARP)?)
             }
             "vrrp_garp_master_repeat" => {
-                g.garp_repeat = Some(int(value(d, diag)?, key, 1, MAX_REPEAT)?)
+                g.garp_repeat = Some(garp_repeat(value(d, diag)?, key, diag)?)
             }
             "vrrp_garp_master_refresh" => {
                 g.garp_refresh = Some(secs(value(d, diag)?, key, Duration::ZERO, MAX_GARP)?)
@@ -173,8 +173,28 @@ fn global_defs(s: &Stmt, g: &mut Globals, diag: &mut Diagnostics) -> Result<(), 
 
 /// Largest GARP delay or refresh accepted.
 pub(crate) const MAX_GARP: Duration = Duration::from_secs(86_400);
-/// Largest GARP repeat count accepted.
+/// Largest GARP repeat count read (keepalived's own limit is higher; more is an error).
 pub(crate) const MAX_REPEAT: i64 = 1_000_000;
+
+/// A garp_master_repeat: read up to [`MAX_REPEAT`], lowered with a warning to what
+/// `spec.announce.repeat` allows.
+pub(crate) fn garp_repeat(
+    w: &super::parse::Word,
+    key: &str,
+    diag: &mut Diagnostics,
+) -> Result<u32, ConvertError> {
+    let n: u32 = int(w, key, 1, MAX_REPEAT)?;
+    let max = crate::translate::MAX_ANNOUNCE_REPEAT;
+    if n > max {
+        diag.warn(
+            &w.loc,
+            key,
+            format!("kube-vrrp sends at most {max} announcements per burst; lowered to {max}"),
+        );
+        return Ok(max);
+    }
+    Ok(n)
+}
 
 fn script(
     s: &Stmt,

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::defs::{Defs, MAX_GARP, MAX_REPEAT};
+use super::defs::{Defs, MAX_GARP, garp_repeat};
 use super::entries::{address, ip, reference, tracker};
 use super::keywords::{INSTANCE_UNSUPPORTED, reason, unknown_in};
 use super::parse::{Loc, Stmt, Word, error_at};
@@ -61,7 +61,7 @@ pub(crate) fn convert(
     diag: &mut Diagnostics,
 ) -> Result<Option<Converted>, ConvertError> {
     let name = arg(s, 0)?.text.clone();
-    let what = format!("vrrp_instance {name}");
+    let what = format!("vrrp_instance {}", super::shown(&name));
     let mut b = Body::default();
     for k in block(s)? {
         keyword(k, &what, defs, &mut b, diag)?;
@@ -176,7 +176,7 @@ fn keyword(
         // Whole seconds in an instance (keepalived 2.2.7 refuses "2.5" there).
         "garp_master_delay" => b.garp_delay = Some(whole_secs(value(k, diag)?, key)?),
         "garp_master_refresh" => b.garp_refresh = Some(whole_secs(value(k, diag)?, key)?),
-        "garp_master_repeat" => b.garp_repeat = Some(int(value(k, diag)?, key, 1, MAX_REPEAT)?),
+        "garp_master_repeat" => b.garp_repeat = Some(garp_repeat(value(k, diag)?, key, diag)?),
         // Accepted as is: the address family decides the version (native_ipv6), kube-vrrp
         // checks unicast sources and accepts traffic to the VIP always (check_unicast_src,
         // accept), and counts but accepts adverts with other addresses (skip_check_adv_addr).
@@ -206,14 +206,20 @@ fn finish(
     let vrid = b.vrid.ok_or_else(|| {
         error_at(
             at,
-            format!("vrrp_instance {name}: virtual_router_id is not set"),
+            format!(
+                "vrrp_instance {}: virtual_router_id is not set",
+                super::shown(&name)
+            ),
         )
     })?;
     let Some((first, _)) = b.addresses.first() else {
         diag.warn(
             at,
             "vrrp_instance",
-            format!("{name} has no virtual_ipaddress; not converted"),
+            format!(
+                "{} has no virtual_ipaddress; not converted",
+                super::shown(&name)
+            ),
         );
         return Ok(None);
     };
@@ -337,6 +343,7 @@ fn finish(
         }),
         unicast_peers,
         announce,
+        max_advert_interval: None,
         trackers,
     };
     Ok(Some(Converted {

@@ -2,6 +2,8 @@
 //! address family (and, where a host has several, the same interface) make one virtual router.
 //! Each host's priority becomes a `priorities` entry; the base priority is the lowest.
 
+use std::collections::HashMap;
+
 use crate::spec::{PriorityOverride, VirtualIpSpec};
 
 use super::Diagnostics;
@@ -27,30 +29,54 @@ pub(crate) struct Host {
     pub instances: Vec<Converted>,
 }
 
-/// Merge the hosts' instances into VirtualIPs, in the order they first appear.
+/// Merge the hosts' instances into VirtualIPs, in the order they first appear. Linear in the
+/// number of instances: groups are found by (VRID, family), not by a scan of every group.
 pub(crate) fn merge(hosts: Vec<Host>, diag: &mut Diagnostics) -> Vec<Vip> {
     let nodes: Vec<String> = hosts.iter().filter_map(|h| h.node.clone()).collect();
     let mut groups: Vec<Vec<(Option<String>, Converted)>> = Vec::new();
+    let mut by_router: HashMap<(u8, bool), Vec<usize>> = HashMap::new();
     for host in hosts {
+        // One host's routers: a second instance with the VRID, family and interface of an
+        // earlier one is refused by `run` at run time (the VRID is taken); say so now.
+        let mut seen: HashMap<(u8, bool, Option<String>), String> = HashMap::new();
         for c in host.instances {
-            let fits = |g: &Vec<(Option<String>, Converted)>| {
-                host.node.is_some()
-                    && g.iter().all(|(n, _)| n != &host.node)
-                    && g.first()
-                        .is_some_and(|(_, f)| f.spec.vrid == c.spec.vrid && f.ipv4 == c.ipv4)
+            let key = (c.spec.vrid, c.ipv4);
+            if let Some(first) = seen.insert(
+                (c.spec.vrid, c.ipv4, c.spec.interface.clone()),
+                c.name.clone(),
+            ) {
+                diag.warn(
+                    &c.loc,
+                    "virtual_router_id",
+                    format!(
+                        "vrrp_instance {} uses vrid {} on the same interface as vrrp_instance {}; kube-vrrp runs only the first of them",
+                        super::shown(&c.name),
+                        c.spec.vrid,
+                        super::shown(&first)
+                    ),
+                );
+            }
+            let candidates: &[usize] = match (&host.node, by_router.get(&key)) {
+                (Some(_), Some(c)) => c,
+                _ => &[],
             };
-            let same_if = groups.iter().position(|g| {
-                fits(g)
-                    && g.first()
+            let fits = |i: &usize| {
+                groups
+                    .get(*i)
+                    .is_some_and(|g| g.iter().all(|(n, _)| n != &host.node))
+            };
+            let same_if = candidates.iter().copied().find(|i| {
+                fits(i)
+                    && groups[*i]
+                        .first()
                         .is_some_and(|(_, f)| f.spec.interface == c.spec.interface)
             });
-            match same_if.or_else(|| groups.iter().position(fits)) {
-                Some(i) => {
-                    if let Some(g) = groups.get_mut(i) {
-                        g.push((host.node.clone(), c));
-                    }
+            match same_if.or_else(|| candidates.iter().copied().find(fits)) {
+                Some(i) => groups[i].push((host.node.clone(), c)),
+                None => {
+                    by_router.entry(key).or_default().push(groups.len());
+                    groups.push(vec![(host.node.clone(), c)]);
                 }
-                None => groups.push(vec![(host.node.clone(), c)]),
             }
         }
     }
@@ -88,7 +114,7 @@ fn group(
                 option,
                 format!(
                     "vrrp_instance {} (vrid {}) on node {node_name} differs from node {first_name} ({}:{}){detail}; node {first_name}'s is used",
-                    other.name,
+                    super::shown(&other.name),
                     o.vrid,
                     first.loc.file.display(),
                     first.loc.line

@@ -110,10 +110,12 @@ pub enum ConvertError {
         message: String,
     },
     /// No vrrp_instance with addresses in the files.
-    #[error("no vrrp_instance with a virtual_ipaddress to convert in {files}")]
+    #[error("no vrrp_instance with a virtual_ipaddress to convert in {files}{}", if warnings.is_empty() { String::new() } else { format!("; warnings:\n{}", lines(warnings)) })]
     NoInstances {
         /// The files, comma-separated.
         files: String,
+        /// What was skipped on the way (an include that is not a regular file, ...).
+        warnings: Vec<Warning>,
     },
     /// `strict` is set and there were warnings.
     #[error("{} warning(s), and --strict makes them errors:\n{}", warnings.len(), lines(warnings))]
@@ -172,6 +174,7 @@ pub fn convert(files: &[HostFile], opts: &ConvertOptions) -> Result<Output, Conv
         let names: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
         return Err(ConvertError::NoInstances {
             files: names.join(", "),
+            warnings: diag.warnings,
         });
     }
     let vips = merge::merge(hosts, &mut diag);
@@ -208,6 +211,16 @@ fn check_files(files: &[HostFile]) -> Result<(), ConvertError> {
         }
     }
     Ok(())
+}
+
+/// A name from the input as messages and comments show it: control characters escaped, cut
+/// after 64 characters (a 10 MB name must not become a 10 MB message).
+pub(crate) fn shown(name: &str) -> String {
+    let mut out: String = name.chars().take(64).flat_map(char::escape_debug).collect();
+    if name.chars().count() > 64 {
+        out.push_str("...");
+    }
+    out
 }
 
 /// A DNS-1123 label from a vrrp_instance name: lower case, `-` for anything else, at most 63
@@ -255,7 +268,8 @@ fn to_yaml<T: Serialize>(doc: &T) -> Result<String, ConvertError> {
 fn write(vips: Vec<merge::Vip>, opts: &ConvertOptions) -> Result<String, ConvertError> {
     let mut docs = Vec::new();
     let mut secrets: Vec<(String, BTreeMap<String, String>, Vec<String>)> = Vec::new();
-    let mut used = Vec::new();
+    let mut used = std::collections::HashSet::new();
+    let mut secret_at: std::collections::HashMap<String, usize> = Default::default();
     let distinct: Vec<String> = {
         let mut d: Vec<String> = vips.iter().filter_map(|v| v.password.clone()).collect();
         d.sort();
@@ -272,7 +286,7 @@ fn write(vips: Vec<merge::Vip>, opts: &ConvertOptions) -> Result<String, Convert
             let keep: String = base.chars().take(63 - suffix.len()).collect();
             name = format!("{}{suffix}", keep.trim_end_matches('-'));
         }
-        used.push(name.clone());
+        used.insert(name.clone());
         if let (Some(auth), Some(password)) = (&mut vip.spec.authentication, &vip.password) {
             let (secret, key) = match &opts.secret_name {
                 None => (format!("{name}-auth"), "password".to_string()),
@@ -281,16 +295,19 @@ fn write(vips: Vec<merge::Vip>, opts: &ConvertOptions) -> Result<String, Convert
             };
             auth.secret_ref.name = secret.clone();
             auth.secret_ref.key = key.clone();
-            match secrets.iter_mut().find(|(n, _, _)| *n == secret) {
+            match secret_at.get(&secret).and_then(|&i| secrets.get_mut(i)) {
                 Some((_, data, users)) => {
                     data.insert(key, password.clone());
                     users.push(vip.instance.clone());
                 }
-                None => secrets.push((
-                    secret,
-                    BTreeMap::from([(key, password.clone())]),
-                    vec![vip.instance.clone()],
-                )),
+                None => {
+                    secret_at.insert(secret.clone(), secrets.len());
+                    secrets.push((
+                        secret,
+                        BTreeMap::from([(key, password.clone())]),
+                        vec![vip.instance.clone()],
+                    ))
+                }
             }
         }
         if let Some(e) = crate::translate::validate(&vip.spec).into_iter().next()
@@ -300,7 +317,7 @@ fn write(vips: Vec<merge::Vip>, opts: &ConvertOptions) -> Result<String, Convert
                 at,
                 format!(
                     "vrrp_instance {}: converts to an invalid VirtualIP: {e}",
-                    vip.instance
+                    shown(&vip.instance)
                 ),
             ));
         }
@@ -318,7 +335,7 @@ fn write(vips: Vec<merge::Vip>, opts: &ConvertOptions) -> Result<String, Convert
         };
         docs.push(format!(
             "# vrrp_instance {} ({})\n{}",
-            vip.instance,
+            shown(&vip.instance),
             from.join(", "),
             to_yaml(&doc)?
         ));
@@ -333,7 +350,11 @@ fn write(vips: Vec<merge::Vip>, opts: &ConvertOptions) -> Result<String, Convert
         };
         docs.push(format!(
             "# PASS password of vrrp_instance {}\n{}",
-            users.join(", "),
+            users
+                .iter()
+                .map(|u| shown(u))
+                .collect::<Vec<_>>()
+                .join(", "),
             to_yaml(&doc)?
         ));
     }

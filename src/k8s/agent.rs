@@ -72,13 +72,7 @@ struct Shared {
 
 /// Run until SIGTERM/SIGINT.
 pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
-    let DataPlane {
-        netlink,
-        mut supervisor,
-        status,
-        ready,
-        metrics,
-    } = DataPlane::start(opts.http_addr).await?;
+    let mut plane = DataPlane::start(opts.http_addr, false).await?;
     let mut config = kube::Config::infer().await.map_err(|e| {
         RunError::Setup(format!("Kubernetes client (in-cluster or KUBECONFIG): {e}"))
     })?;
@@ -88,6 +82,17 @@ pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
     config.read_timeout = Some(Duration::from_secs(WATCH_TIMEOUT_SECS as u64 + 15));
     let client = Client::try_from(config.clone())
         .map_err(|e| RunError::Setup(format!("Kubernetes client: {e}")))?;
+    // Every start-up check passed (lock, netlink, HTTP, client): now the leftovers may be
+    // touched.
+    plane.take_leftovers().await?;
+    let DataPlane {
+        netlink,
+        mut supervisor,
+        status,
+        ready,
+        metrics,
+        lock: _lock,
+    } = plane;
     let shared = Arc::new(Mutex::new(Shared::default()));
     let notify = Arc::new(Notify::new());
 

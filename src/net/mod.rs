@@ -2,6 +2,7 @@
 
 pub mod address_socket;
 pub mod announce;
+pub mod host_lock;
 pub mod link;
 pub mod netlink;
 pub mod socket;

@@ -9,6 +9,7 @@
 //! second.
 
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -41,11 +42,22 @@ pub fn parse(content: &[u8]) -> Observation {
     }
 }
 
-/// Read the file once.
+/// Read the file once. Regular files only: the read runs on the engine's thread, and opening
+/// a FIFO would wait for a writer forever (the open is non-blocking, then refused).
 pub fn check(path: &Path) -> Observation {
     let mut content = Vec::new();
-    let read = std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_LEN).read_to_end(&mut content).map(|_| ()));
+    let read = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .and_then(|f| {
+            if !f.metadata()?.is_file() {
+                return Err(std::io::Error::other(
+                    "not a regular file (a tracked file must be one)",
+                ));
+            }
+            f.take(MAX_LEN).read_to_end(&mut content).map(|_| ())
+        });
     match read {
         Ok(()) => parse(&content),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -120,11 +120,19 @@ pub enum Discard {
     /// A source no router can have: one of the virtual addresses, unspecified, multicast,
     /// broadcast or loopback.
     BadSource,
+    /// An IPv6 advert whose source is not a link-local address (RFC 5798 §5.1.2.1: a router
+    /// sends from its interface's link-local address).
+    SourceNotLinkLocal,
+    /// A v3 advert with a Max Adver Int of 0: no valid router sends it, and obeying it would
+    /// make the backups' timers expire at once (RFC 5798 §5.2.7 gives no meaning to 0).
+    ZeroInterval,
+    /// The advert's interval is longer than the local `maxAdvertInterval` bound.
+    IntervalAboveBound,
 }
 
 impl Discard {
     /// Every reason, for pre-registering metrics.
-    pub const ALL: [Discard; 15] = [
+    pub const ALL: [Discard; 18] = [
         Discard::Truncated,
         Discard::BadIpHeader,
         Discard::TtlNot255,
@@ -140,6 +148,9 @@ impl Discard {
         Discard::OwnPacket,
         Discard::NotFromPeer,
         Discard::BadSource,
+        Discard::SourceNotLinkLocal,
+        Discard::ZeroInterval,
+        Discard::IntervalAboveBound,
     ];
 
     /// Stable snake_case name, used as the `reason` label in metrics.
@@ -160,6 +171,9 @@ impl Discard {
             Discard::OwnPacket => "own_packet",
             Discard::NotFromPeer => "not_from_peer",
             Discard::BadSource => "bad_source",
+            Discard::SourceNotLinkLocal => "source_not_link_local",
+            Discard::ZeroInterval => "zero_interval",
+            Discard::IntervalAboveBound => "interval_above_bound",
         }
     }
 }
@@ -285,6 +299,14 @@ impl Advert {
         if src.is_ipv4() != dst.is_ipv4() {
             return Err(Discard::BadIpHeader);
         }
+        if let IpAddr::V6(a) = src
+            && !a.is_unicast_link_local()
+        {
+            return Err(Discard::SourceNotLinkLocal);
+        }
+        // One rule for the length: the message is what the IP datagram carries (the IPv4
+        // total length; bytes past it are link-layer padding, not part of the packet); every
+        // byte of it past the addresses (and v2 authentication data) is a mismatch.
         let count = payload[3] as usize;
         let addr_len = family_len(src);
         let auth_len = if version == Version::V2 { AUTH_LEN } else { 0 };
@@ -318,6 +340,9 @@ impl Advert {
                 Auth::None,
             ),
         };
+        if interval_cs == 0 {
+            return Err(Discard::ZeroInterval);
+        }
         let addresses = payload[HEADER_LEN..HEADER_LEN + count * addr_len]
             .chunks_exact(addr_len)
             .map(|c| match src {

@@ -1,0 +1,87 @@
+//! What a driver does on the host besides the engine's adverts: announcement bursts (paced),
+//! failed actions counted, the configuration published to metrics and status.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::Driver;
+use crate::net::announce::frame_for;
+use crate::vrrp::State;
+
+/// Announcement frames sent at once before the rest of a burst is paced.
+const INLINE_FRAMES: usize = 64;
+/// Time between two paced rounds of a burst.
+pub(super) const ROUND_GAP: Duration = Duration::from_millis(1);
+
+impl Driver {
+    /// One burst: `repeat` announcements of every VIP. As many rounds as fit in
+    /// [`INLINE_FRAMES`] go out now (all of them with keepalived's default of 5 and a few
+    /// addresses); the rest one round every [`ROUND_GAP`], after whatever else is due, so a
+    /// big burst (100 x 255 frames at most) never holds back an advert or a signal.
+    pub(super) fn send_frames(&mut self) {
+        let per_round = self.cfg.vips.len().max(1);
+        let now = (INLINE_FRAMES / per_round).max(1) as u32;
+        let repeat = self.announcer.repeat();
+        for _ in 0..repeat.min(now) {
+            self.send_round();
+        }
+        self.rounds_left = repeat.saturating_sub(now);
+        self.next_round = Instant::now() + ROUND_GAP;
+    }
+
+    /// One announcement of every VIP.
+    pub(super) fn send_round(&mut self) {
+        {
+            for vip in &self.cfg.vips {
+                if let Err(e) = self.host.frames.send(&frame_for(&self.link.mac, vip.addr)) {
+                    tracing::warn!(vip = %self.cfg.name, error = %e, "announcement failed");
+                    self.host
+                        .metrics
+                        .action_errors
+                        .with_label_values(&[
+                            self.cfg.name.as_str(),
+                            self.vrid.as_str(),
+                            "announce",
+                        ])
+                        .inc();
+                }
+            }
+        }
+    }
+
+    pub(super) fn action_error(&self, action: &str, error: &str) {
+        tracing::warn!(vip = %self.cfg.name, action, error, "action failed");
+        self.host
+            .metrics
+            .action_errors
+            .with_label_values(&[self.cfg.name.as_str(), self.vrid.as_str(), action])
+            .inc();
+    }
+
+    pub(super) fn publish_config(&self) {
+        let c = &self.cfg;
+        let labels = [c.name.as_str(), self.vrid.as_str()];
+        self.host
+            .metrics
+            .set_state(&c.name, c.instance.vrid, State::Initialize);
+        self.host
+            .metrics
+            .priority
+            .with_label_values(&labels)
+            .set(i64::from(c.instance.priority));
+        self.host.status.update(&c.name, |s| {
+            s.vrid = c.instance.vrid;
+            s.interface = c.interface.clone();
+            s.version = if c.instance.version == crate::vrrp::Version::V2 {
+                2
+            } else {
+                3
+            };
+            s.addresses = c.vips.iter().map(|v| v.to_string()).collect();
+            s.priority = c.instance.priority;
+            s.base_priority = c.instance.priority;
+            s.error = None;
+        });
+    }
+}

@@ -264,6 +264,46 @@ fn killed_agent(c: &RealCluster) {
         seen.lost()
     );
     assert!(seen.replied_after(killed_at), "{seen:?}");
+    // The restarted agent kept the VIP its predecessor left while it rejoined: nothing lost.
+    assert_eq!(
+        seen.lost(),
+        0,
+        "pings lost on kill -9 and restart: {seen:?}"
+    );
+
+    // Killed while its restart is delayed (as by the kubelet's crash back-off; here the kubelet
+    // is stopped, which delays it for as long as the test needs): the dead agent's VIP leaves
+    // node1 by its kernel lifetime (4 s at 1 s adverts), with node2 holding it meanwhile.
+    c.ok(&["kubelet", "stop", "1"]);
+    let pid = c.agent_pid(1).expect("node1's agent");
+    let _ = std::process::Command::new("kill")
+        .args(["-s", "KILL", &pid.to_string()])
+        .status();
+    let t0 = Instant::now();
+    assert!(
+        wait_until(9 * SEC, Duration::from_millis(50), || !c.has_addr(1, VIP)),
+        "the dead agent's VIP stayed on node1"
+    );
+    let gone = t0.elapsed();
+    assert!(
+        c.agent_pid(1).is_none(),
+        "nothing restarted the agent meanwhile"
+    );
+    assert!(
+        c.wait_holder(VIP, 2, NODES, 10 * SEC),
+        "{:?}",
+        c.holders(VIP, NODES)
+    );
+    println!("killed with its restart delayed: VIP gone from node1 after {gone:?} (lifetime)");
+    c.ok(&["kubelet", "start", "1"]);
+    assert!(
+        wait_until(90 * SEC, Duration::from_millis(200), || c
+            .agent_pid(1)
+            .is_some()),
+        "the kubelet never restarted the agent"
+    );
+    rollout_done(c);
+    node1_master(c, "kill -9 with back-off");
 }
 
 /// 5. Node maintenance: the exclusion label hands every VIP over and keeps the node out.

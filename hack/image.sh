@@ -49,4 +49,4 @@ python3 hack/image/oci.py "$agent_tar" "$agent_ref" \
 python3 hack/image/oci.py "$pause_tar" "$pause_ref" \
   --file "$out/pause=/pause" --entrypoint '["/pause"]'
 
-echo "agent binary: $(stat -c %s "$bin") bytes; image archive: $(stat -c %s "$agent_tar") bytes"
+echo "agent binary: $(stat -c %s "$bin") bytes; image archive (gzip layer, as pulled): $(stat -c %s "$agent_tar") bytes"

@@ -2,6 +2,7 @@
 //!
 //! The protocol core ([`vrrp`]) is pure; everything that touches the world lives at the edges.
 
+pub mod address;
 pub mod agent;
 pub mod config;
 pub mod convert;

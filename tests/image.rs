@@ -139,7 +139,7 @@ fn the_local_image_is_the_dockerfiles_image() {
     let listing = Command::new("bash")
         .arg("-c")
         .arg(format!(
-            "tar -xOf {} blobs/sha256/{layer} | tar -tvf -",
+            "tar -xOf {} blobs/sha256/{layer} | tar -tzvf -",
             archive.display()
         ))
         .output()

@@ -5,9 +5,11 @@
            [--user U] [--expose PORT/tcp] [--label K=V ...]
 
 `ctr images import` (containerd) and `podman load` take the result. Files keep their mode and
-are owned by 0:0; every timestamp is 0, so the same inputs give the same image digest.
+are owned by 0:0; every timestamp is 0, so the same inputs give the same image digest. The layer
+is gzip-compressed, as a registry stores and serves it.
 """
 import argparse
+import gzip
 import hashlib
 import io
 import json
@@ -66,6 +68,7 @@ def main():
         ap.error("--file takes SRC=DST")
 
     layer = layer_of(files)
+    compressed = gzip.compress(layer, compresslevel=6, mtime=0)
     config = {
         "architecture": "amd64",
         "os": "linux",
@@ -86,8 +89,8 @@ def main():
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                    "digest": digest(config_bytes), "size": len(config_bytes)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": digest(layer), "size": len(layer)}],
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": digest(compressed), "size": len(compressed)}],
     }, sort_keys=True).encode()
     index = json.dumps({
         "schemaVersion": 2,
@@ -106,10 +109,11 @@ def main():
             out.addfile(tar_info(name, size=len(data), mode=0o644), io.BytesIO(data))
         add("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
         add("index.json", index)
-        for blob in (layer, config_bytes, manifest):
+        for blob in (compressed, config_bytes, manifest):
             add("blobs/sha256/" + digest(blob)[7:], blob)
     os.replace(tmp, args.out)
-    print(f"{args.out}: {args.ref} {digest(manifest)} layer {len(layer)} bytes")
+    print(f"{args.out}: {args.ref} {digest(manifest)} layer {len(compressed)} bytes "
+          f"({len(layer)} uncompressed)")
 
 
 if __name__ == "__main__":

@@ -38,8 +38,8 @@ k apply -f "$KVC_STATE/web.yaml"
 for _ in $(seq 1 60); do [ "$(k get vip web -o jsonpath='{.status.master}')" = node1 ] && break; sleep 0.5; done
 k get vip
 
-# ping_during SECONDS COMMAND...: run COMMAND while the client pings the VIP every 10 ms; print
-# what the client saw.
+# ping_during SECONDS COMMAND...: run COMMAND while the client pings the VIP every 10 ms (for
+# at most SECONDS); print what the client saw.
 ping_during() {
   local seconds=$1 log=$KVC_STATE/ping.log
   shift
@@ -47,6 +47,8 @@ ping_during() {
   local ping=$!
   sleep 1
   "$@"
+  sleep 1
+  kill -INT "$ping" 2>/dev/null || true
   wait "$ping" || true
   echo "client: $(grep 'packets transmitted' "$log")"
 }
@@ -74,7 +76,7 @@ rolling_update() {
   for _ in $(seq 1 60); do [ "$(k get vip web -o jsonpath='{.status.master}')" = node1 ] && break; sleep 0.5; done
 }
 say "rolling update of the DaemonSet (every agent replaced, one node at a time)"
-ping_during 60 rolling_update
+ping_during 300 rolling_update
 k get vip
 k get pods -n kube-vrrp -o wide
 

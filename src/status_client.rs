@@ -76,7 +76,7 @@ pub fn table(instances: &[InstanceStatus]) -> String {
     for i in instances {
         let state = match &i.error {
             Some(e) => format!("{} ({e})", i.state),
-            None => i.state.clone(),
+            None => i.state.to_string(),
         };
         rows.push([
             cell(&i.name),
@@ -110,14 +110,14 @@ pub fn table(instances: &[InstanceStatus]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::status::Counters;
+    use crate::agent::status::{Counters, ReportedState};
 
-    fn instance(name: &str, vrid: u8, state: &str, error: Option<&str>) -> InstanceStatus {
+    fn instance(name: &str, vrid: u8, state: ReportedState, error: Option<&str>) -> InstanceStatus {
         InstanceStatus {
             name: name.into(),
             vrid,
             interface: "eth0".into(),
-            state: state.into(),
+            state,
             priority: 150,
             master: Some("198.51.100.11".into()),
             since: "2026-12-06T05:00:00Z".into(),
@@ -138,9 +138,9 @@ mod tests {
 
     #[test]
     fn table_has_a_header_and_one_aligned_row_per_instance() {
-        let mut backup = instance("database", 7, "Backup", None);
+        let mut backup = instance("database", 7, ReportedState::Backup, None);
         backup.master = None;
-        let text = table(&[instance("web", 51, "Master", None), backup]);
+        let text = table(&[instance("web", 51, ReportedState::Master, None), backup]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         let cells = |l: &str| l.split_whitespace().map(String::from).collect::<Vec<_>>();
@@ -195,7 +195,7 @@ mod tests {
         let text = table(&[instance(
             "web",
             51,
-            "Error",
+            ReportedState::Error,
             Some("vrid 51 on eth0 is already used"),
         )]);
         let row = text.lines().nth(1).expect("row");

@@ -109,7 +109,7 @@ fn messages_count_documents_not_virtual_ips() {
 fn the_status_table_escapes_what_it_prints() {
     let forged = InstanceStatus {
         name: "web\nevil  51  eth0  Master".into(),
-        state: "Backup".into(),
+        state: kube_vrrp::agent::status::ReportedState::Backup,
         ..Default::default()
     };
     let table = kube_vrrp::status_client::table(&[forged]);

@@ -422,7 +422,7 @@ impl Driver {
                     self.published_master = self.inst.master();
                     let master = self.published_master.map(|m| m.to_string());
                     self.host.status.update(&self.cfg.name, |s| {
-                        s.state = to.to_string();
+                        s.state = to.into();
                         s.reason = reason.to_string();
                         s.since = rfc3339(since);
                         s.master = master;

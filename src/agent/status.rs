@@ -23,7 +23,7 @@ pub struct InstanceStatus {
     /// Addresses.
     pub addresses: Vec<String>,
     /// Current state (Initialize, Backup, Master, Fault), or Error when it could not start.
-    pub state: String,
+    pub state: ReportedState,
     /// Why the last transition happened.
     pub reason: String,
     /// Effective priority.
@@ -36,6 +36,9 @@ pub struct InstanceStatus {
     pub since: String,
     /// Error that keeps the instance from running, if any.
     pub error: Option<String>,
+    /// What kind of error that is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
     /// A foreign router seen on the wire with this VRID and other addresses, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conflict: Option<String>,
@@ -74,9 +77,54 @@ pub struct TrackerStatus {
     pub error: Option<String>,
 }
 
+/// What an instance reports as its state: one of the engine's states, or Error when the
+/// instance cannot run on this node (the JSON and the API show the variant's name).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ReportedState {
+    /// Not started, or stopped.
+    #[default]
+    Initialize,
+    /// Monitoring the master.
+    Backup,
+    /// Holding the virtual addresses.
+    Master,
+    /// Link down or a weight-0 tracker down.
+    Fault,
+    /// Cannot run here (see the error).
+    Error,
+}
+
+impl From<State> for ReportedState {
+    fn from(s: State) -> ReportedState {
+        match s {
+            State::Initialize => ReportedState::Initialize,
+            State::Backup => ReportedState::Backup,
+            State::Master => ReportedState::Master,
+            State::Fault => ReportedState::Fault,
+        }
+    }
+}
+
+impl std::fmt::Display for ReportedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Why an instance cannot run on this node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ErrorKind {
+    /// Its VirtualIP does not translate for this node (validation, interface, Secret).
+    Invalid,
+    /// Another VirtualIP on the same interface and family already uses its VRID.
+    VridInUse,
+    /// The node cannot run it (no interface, no permission for raw sockets, ...).
+    CannotStart,
+}
+
 /// The reportable fields of an instance: state, reason, priority, master, error, conflict, since.
 pub type Reportable = (
-    String,
+    ReportedState,
     String,
     u8,
     Option<String>,
@@ -90,7 +138,7 @@ impl InstanceStatus {
     /// steady state writes nothing.
     pub fn reportable(&self) -> Reportable {
         (
-            self.state.clone(),
+            self.state,
             self.reason.clone(),
             self.priority,
             self.master.clone(),
@@ -144,7 +192,7 @@ impl StatusStore {
             .entry(name.to_string())
             .or_insert_with(|| InstanceStatus {
                 name: name.to_string(),
-                state: State::Initialize.to_string(),
+                state: ReportedState::Initialize,
                 since: rfc3339(SystemTime::now()),
                 ..Default::default()
             });

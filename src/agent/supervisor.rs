@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::deadline::Timers;
 use super::driver::{self, Command, Host};
 use super::listener::Listener;
-use super::status::StatusStore;
+use super::status::{ErrorKind, ReportedState, StatusStore};
 use crate::metrics::Metrics;
 use crate::net::announce::FrameSender;
 use crate::net::netlink::{KernelAddress, Link, Netlink};
@@ -23,6 +23,21 @@ use crate::vrrp::timers::master_down_interval;
 
 /// One desired instance, or why it cannot run on this node.
 pub type Desired = BTreeMap<String, Result<RouterConfig, String>>;
+
+/// Why an instance could not start on this node.
+struct StartError {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl From<String> for StartError {
+    fn from(message: String) -> StartError {
+        StartError {
+            kind: ErrorKind::CannotStart,
+            message,
+        }
+    }
+}
 
 struct Running {
     cfg: RouterConfig,
@@ -144,13 +159,13 @@ impl Supervisor {
             match want {
                 Ok(cfg) => {
                     if let Err(e) = self.start(cfg.clone()).await {
-                        tracing::error!(vip = %name, error = %e, "cannot start");
-                        self.report_error(name, &e);
+                        tracing::error!(vip = %name, error = %e.message, "cannot start");
+                        self.report_error(name, e.kind, &e.message);
                     }
                 }
                 Err(e) => {
                     tracing::error!(vip = %name, error = %e, "invalid");
-                    self.report_error(name, e);
+                    self.report_error(name, ErrorKind::Invalid, e);
                 }
             }
         }
@@ -162,15 +177,16 @@ impl Supervisor {
         self.pods = Some(pods);
     }
 
-    fn report_error(&self, name: &str, error: &str) {
+    fn report_error(&self, name: &str, kind: ErrorKind, error: &str) {
         self.status.update(name, |s| {
-            s.state = "Error".into();
+            s.state = ReportedState::Error;
             s.error = Some(error.to_string());
+            s.error_kind = Some(kind);
             s.trackers.clear();
         });
     }
 
-    async fn start(&mut self, cfg: RouterConfig) -> Result<(), String> {
+    async fn start(&mut self, cfg: RouterConfig) -> Result<(), StartError> {
         track::set::check_supported(&cfg.trackers, self.pods.is_some())
             .map_err(|e| e.to_string())?;
         let link = self
@@ -209,10 +225,13 @@ impl Supervisor {
                 .values()
                 .find(|r| r.listener == key && r.cfg.instance.vrid == cfg.instance.vrid)
             {
-                return Err(format!(
-                    "vrid {} on {} is already used by VirtualIP {}",
-                    cfg.instance.vrid, cfg.interface, other.cfg.name
-                ));
+                return Err(StartError {
+                    kind: ErrorKind::VridInUse,
+                    message: format!(
+                        "vrid {} on {} is already used by VirtualIP {}",
+                        cfg.instance.vrid, cfg.interface, other.cfg.name
+                    ),
+                });
             }
             routes.insert(cfg.instance.vrid, tx.clone());
         }
@@ -243,7 +262,7 @@ impl Supervisor {
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .remove(&cfg.instance.vrid);
-                    return Err(e.to_string());
+                    return Err(e.to_string().into());
                 }
             };
         let name = cfg.name.clone();

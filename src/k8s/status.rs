@@ -11,7 +11,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client};
 use serde_json::json;
 
-use crate::agent::status::rfc3339;
+use crate::agent::status::{ErrorKind, ReportedState, rfc3339};
 use crate::agent::{InstanceStatus, StatusStore};
 use crate::spec::{Condition, NodeStatus, VirtualIP};
 
@@ -97,7 +97,8 @@ impl StatusWriter {
             // brain cannot turn into a write storm, and never in a steady state.
             let shown = self.masters.get(name).cloned().flatten();
             let disagrees = self.masters.contains_key(name)
-                && (inst.state == "Master") != (shown.as_deref() == Some(self.node.as_str()));
+                && (inst.state == ReportedState::Master)
+                    != (shown.as_deref() == Some(self.node.as_str()));
             let may_correct = self
                 .corrected
                 .get(name)
@@ -114,7 +115,7 @@ impl StatusWriter {
                 Ok(()) => {
                     self.written.insert(name.clone(), key);
                     let previous_state = previous.map(|p| p.0.0);
-                    if previous_state.as_ref() != Some(&inst.state) {
+                    if previous_state != Some(inst.state) {
                         self.event(name, inst, previous_state).await;
                     }
                 }
@@ -159,7 +160,7 @@ impl StatusWriter {
                     s["observedGeneration"] = json!(generation);
                 }
                 let mut conditions = Vec::new();
-                if i.state == "Master" {
+                if i.state == ReportedState::Master {
                     s["master"] = json!(self.node);
                     s["masterPriority"] = json!(i.priority);
                     conditions.push(condition(
@@ -178,10 +179,9 @@ impl StatusWriter {
                     ));
                 }
                 if let Some(err) = &i.error {
-                    let (kind, reason) = if err.contains("already used") {
-                        ("Conflict", "VridInUse")
-                    } else {
-                        ("Invalid", "CannotRun")
+                    let (kind, reason) = match i.error_kind {
+                        Some(ErrorKind::VridInUse) => ("Conflict", "VridInUse"),
+                        _ => ("Invalid", "CannotRun"),
                     };
                     conditions.push(condition(
                         kind,
@@ -211,7 +211,7 @@ impl StatusWriter {
             .map(|_| ())
     }
 
-    async fn event(&mut self, name: &str, inst: &InstanceStatus, from: Option<String>) {
+    async fn event(&mut self, name: &str, inst: &InstanceStatus, from: Option<ReportedState>) {
         let uid = self.objects.get(name).and_then(|o| o.1.clone());
         let reference = ObjectReference {
             api_version: Some("kubevrrp.io/v1alpha1".into()),
@@ -220,7 +220,7 @@ impl StatusWriter {
             uid,
             ..Default::default()
         };
-        let warning = matches!(inst.state.as_str(), "Fault" | "Error");
+        let warning = matches!(inst.state, ReportedState::Fault | ReportedState::Error);
         let note = match (&from, &inst.error) {
             (_, Some(e)) => format!("{}: cannot run: {e}", self.node),
             (Some(f), None) => format!(
@@ -239,7 +239,7 @@ impl StatusWriter {
                 EventType::Normal
             },
             reason: if inst.reason.is_empty() {
-                inst.state.clone()
+                inst.state.to_string()
             } else {
                 inst.reason.clone()
             },
@@ -264,7 +264,7 @@ fn reporter(node: &str) -> Reporter {
 fn node_status(node: &str, i: &InstanceStatus) -> NodeStatus {
     NodeStatus {
         node: node.to_string(),
-        state: i.state.clone(),
+        state: i.state.to_string(),
         priority: i.priority,
         since: Some(i.since.clone()),
         reason: (!i.reason.is_empty()).then(|| i.reason.clone()),

@@ -82,6 +82,7 @@ impl Driver {
             s.priority = c.instance.priority;
             s.base_priority = c.instance.priority;
             s.error = None;
+            s.error_kind = None;
         });
     }
 }

@@ -463,11 +463,14 @@ pub fn parse_ping(text: &str) -> PingReport {
 /// The kube-vrrp binary under test.
 pub fn binary() -> PathBuf {
     if let Some(p) = std::env::var_os("KUBE_VRRP_BIN") {
-        // Loud: it replaces the binary under test for every bed test.
-        eprintln!(
-            "KUBE_VRRP_BIN: testing {} instead of this build",
-            p.to_string_lossy()
-        );
+        // Said once: it replaces the binary under test for every bed test.
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            eprintln!(
+                "kube-vrrp binary from KUBE_VRRP_BIN: {}",
+                p.to_string_lossy()
+            )
+        });
         return PathBuf::from(p);
     }
     match option_env!("CARGO_BIN_EXE_kube-vrrp") {

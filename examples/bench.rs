@@ -1,6 +1,7 @@
 //! The benchmark against keepalived (bench/run builds and runs it as root): node loss, planned
 //! handover, crash residue, idle footprint and the API server, written to docs/benchmarks.md
 //! and docs/failover.svg. The code lives in bench/; the bed is the tests' (tests/common).
+#![allow(unsafe_code)]
 
 #[allow(dead_code)]
 #[path = "../tests/common/agents.rs"]

@@ -1,6 +1,7 @@
 //! The netns lab (README's main command, run through `hack/lab.sh`): three kube-vrrp nodes and a
 //! client on a bridge in network namespaces. Prints the election, then a node loss and the
 //! failover the client sees, then a planned handover; tears everything down.
+#![allow(unsafe_code)]
 
 #[allow(dead_code)]
 #[path = "../tests/common/bed.rs"]

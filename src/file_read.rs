@@ -7,6 +7,7 @@
 //! refuses with `EAGAIN` exactly when some process has the file open for writing. Where leases
 //! are unavailable (another owner without `CAP_LEASE`, some network file systems), the file is
 //! read anyway and only the before/after comparison of its stat guards against a writer.
+#![allow(unsafe_code)] // talks to the kernel through libc (see the `unsafe` blocks)
 
 use std::fs::File;
 use std::io::Read;

@@ -5,6 +5,7 @@
 //! the file's stat and content. A slow timer covers what inotify cannot see (the directory itself
 //! replaced, network file systems) and re-arms the watch. Without inotify, the timer ticks every
 //! second instead.
+#![allow(unsafe_code)] // talks to the kernel through libc (see the `unsafe` blocks)
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

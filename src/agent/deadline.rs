@@ -8,6 +8,7 @@
 //! advert for a lone master, where this timer costs one. Why not a timerfd per instance: 255
 //! of them fire apart, a wake-up each; here deadlines within an instance's slack (a
 //! thousandth of its advert interval, at most 1 ms) fire together.
+#![allow(unsafe_code)] // talks to the kernel through libc (see the `unsafe` blocks)
 
 use std::collections::BTreeMap;
 use std::io;

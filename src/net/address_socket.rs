@@ -6,6 +6,7 @@
 //! the call returns, so a plain socket does both in two system calls, in line: a backup taking
 //! over has its address in place before its first advert leaves, and a master's lifetime
 //! refresh (every advert) costs no extra wake-up.
+#![allow(unsafe_code)] // talks to the kernel through libc (see the `unsafe` blocks)
 
 use std::io;
 use std::sync::Mutex;

@@ -1,5 +1,6 @@
 //! Gratuitous ARP (IPv4) and unsolicited Neighbour Advertisement (IPv6) frames, and a send-only
 //! packet socket to put them on the wire.
+#![allow(unsafe_code)] // talks to the kernel through libc (see the `unsafe` blocks)
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -8,6 +8,7 @@
 //! it dies, so a crash never leaves a stale lock behind (unlike a pid file); and it needs no
 //! writable directory. The holder listens on it, so a second daemon can name the holder's PID
 //! (SO_PEERCRED) in its message.
+#![allow(unsafe_code)] // talks to the kernel through libc (see the `unsafe` blocks)
 
 use std::os::fd::AsRawFd;
 use std::os::linux::net::SocketAddrExt;

@@ -4,6 +4,7 @@
 //! group, and a sender bound to the router's primary address (so the source address is the one
 //! the engine advertises and tie-breaks on) with multicast loopback off, so we never hear
 //! ourselves. TTL / hop limit 255 on every send (RFC 5798 §5.1.1.3, §5.1.2.3).
+#![allow(unsafe_code)] // talks to the kernel through libc (see the `unsafe` blocks)
 
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};

@@ -2,6 +2,7 @@
 //! success. No shell is involved unless the argv names one. Each run gets its own process
 //! group; on `timeout` the whole group is killed with SIGKILL and the run counts as a failure.
 //! Every child is waited for, so none is left a zombie.
+#![allow(unsafe_code)] // talks to the kernel through libc (see the `unsafe` blocks)
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;

@@ -2,6 +2,7 @@
 //! source, any bytes) and sends them from inside a bed namespace through a raw socket. It runs on
 //! a thread of the test process that joins the namespace with setns(2), so sockets it opens
 //! belong to that namespace; the rest of the process is unaffected.
+#![allow(unsafe_code)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::AsRawFd;

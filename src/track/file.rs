@@ -106,7 +106,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let o = check(&dir.join("absent"));
         assert_eq!(o.reading, Reading::Value(0));
-        assert!(o.detail.contains("missing"), "{o:?}");
+        assert_eq!(o.detail, "missing (counts as 0)", "{o:?}");
         std::fs::write(dir.join("v"), "5\n").unwrap();
         assert_eq!(check(&dir.join("v")).reading, Reading::Value(5));
         // A directory cannot be read as a file.

@@ -198,7 +198,11 @@ mod tests {
             "{o:?}"
         );
         let o = probe(&["bin/check.sh"], "1s", None).check().await;
-        assert!(o.broken && o.detail.contains("relative path"), "{o:?}");
+        assert!(o.broken, "{o:?}");
+        assert_eq!(
+            o.detail,
+            "cannot run \"bin/check.sh\": a relative path; use an absolute path or a bare name found in PATH"
+        );
         let o = probe(&["kvtrack-no-such-program"], "1s", None)
             .check()
             .await;

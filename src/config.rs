@@ -373,7 +373,10 @@ data: {password: MTExMQ==}
         let e = p("kind: VirtualIP\napiVersion: kubevrrp.io/v1alpha1\nmetadata: {name: a}\nspec: {vrid: 1, addresses: [198.51.100.1], prio: 3}\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("spec") && e.contains("prio"), "{e}");
+        assert!(
+            e.starts_with("vips.yaml: document 1 (VirtualIP a): spec") && e.contains("`prio`"),
+            "{e}"
+        );
         let e = p("kind: VirtualIP\napiVersion: kubevrrp.io/v1alpha1\nmetadata: {name: a}\nspec: {vrid: 300, addresses: [198.51.100.1]}\n")
             .unwrap_err()
             .to_string();

@@ -86,6 +86,9 @@ enum Command {
     },
     /// Print the VirtualIP CustomResourceDefinition (YAML).
     Crd,
+    /// Print manifests for other ways to run kube-vrrp.
+    #[command(subcommand)]
+    Manifest(ManifestKind),
     /// Print a running agent's instances.
     Status {
         /// The agent's HTTP address.
@@ -116,6 +119,44 @@ enum Command {
         #[arg(long)]
         graceful: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ManifestKind {
+    /// A kubelet static pod holding the control-plane VIP (`kube-vrrp run`, no API server
+    /// needed), and its VirtualIP file.
+    StaticPod(kube_vrrp::manifest::StaticPodArgs),
+}
+
+/// `manifest static-pod`: print the Pod (or the VirtualIP file); write the file if asked.
+fn static_pod(args: &kube_vrrp::manifest::StaticPodArgs) -> ExitCode {
+    let docs = match kube_vrrp::manifest::static_pod(args) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.print_config {
+        print!("{}", docs.config);
+        return ExitCode::SUCCESS;
+    }
+    if args.write_config {
+        let path = &args.config_path;
+        let tmp = path.with_extension("yaml.tmp");
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&tmp, &docs.config))
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = written {
+            eprintln!("error: --write-config: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        eprintln!("wrote {}", path.display());
+    }
+    print!("{}", docs.pod);
+    ExitCode::SUCCESS
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -267,6 +308,7 @@ fn main() -> ExitCode {
             print!("{}", kube_vrrp::k8s::crd::yaml());
             ExitCode::SUCCESS
         }
+        Command::Manifest(ManifestKind::StaticPod(args)) => static_pod(&args),
         Command::Convert {
             file,
             nodes,

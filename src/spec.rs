@@ -348,6 +348,10 @@ pub struct HttpTracker {
     /// https: accept any server certificate. Explicit, never a default; not with caFile.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure_skip_verify: bool,
+    /// https: the name the server's certificate must carry, when it differs from the URL's
+    /// host (kubeadm's API server certificate names `kubernetes`, not 127.0.0.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
     /// https: PEM client certificate (with clientKeyFile).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_cert_file: Option<String>,

@@ -107,6 +107,8 @@ pub struct HttpProbe {
     interval: Duration,
     timeout: Duration,
     tls: Option<tokio_rustls::TlsConnector>,
+    /// The name the certificate is checked against (default: the URL's host).
+    server_name: String,
 }
 
 impl std::fmt::Debug for HttpProbe {
@@ -143,11 +145,12 @@ impl HttpProbe {
             None
         };
         Ok(HttpProbe {
-            target,
             expected: spec.expected_status.clone(),
             interval,
             timeout,
             tls,
+            server_name: spec.server_name.clone().unwrap_or(target.host.clone()),
+            target,
         })
     }
 
@@ -181,8 +184,8 @@ impl HttpProbe {
         match &self.tls {
             None => request(TokioIo::new(tcp), t).await,
             Some(connector) => {
-                let name = ServerName::try_from(t.host.clone())
-                    .map_err(|e| format!("server name {:?}: {e}", t.host))?;
+                let name = ServerName::try_from(self.server_name.clone())
+                    .map_err(|e| format!("server name {:?}: {e}", self.server_name))?;
                 let stream = connector
                     .connect(name, tcp)
                     .await

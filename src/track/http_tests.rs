@@ -20,6 +20,7 @@ fn spec(url: &str) -> HttpTracker {
         fall: 1,
         ca_file: None,
         insecure_skip_verify: false,
+        server_name: None,
         client_cert_file: None,
         client_key_file: None,
     }
@@ -198,7 +199,7 @@ impl Pki {
         for (name, ext) in [
             (
                 "server",
-                "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+                "subjectAltName=IP:127.0.0.1,DNS:kubernetes\nextendedKeyUsage=serverAuth\n",
             ),
             ("client", "extendedKeyUsage=clientAuth\n"),
         ] {
@@ -320,6 +321,20 @@ async fn tls_is_verified_against_the_ca_file() {
     s.ca_file = None;
     let o = HttpProbe::new(&s).unwrap().check().await;
     assert_eq!(o.reading, Reading::Fail, "{o:?}");
+
+    // The certificate checked for another name than the URL's host (kubeadm: `kubernetes`).
+    s.ca_file = Some(pki.path("ca.crt"));
+    s.server_name = Some("kubernetes".into());
+    let o = HttpProbe::new(&s).unwrap().check().await;
+    assert_eq!(o.reading, Reading::Pass, "{o:?}");
+    s.server_name = Some("etcd".into());
+    let o = HttpProbe::new(&s).unwrap().check().await;
+    assert!(
+        o.detail.starts_with("TLS: invalid peer certificate"),
+        "{o:?}"
+    );
+    s.server_name = None;
+    s.ca_file = None;
 
     // Verification off, explicitly.
     s.insecure_skip_verify = true;

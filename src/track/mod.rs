@@ -202,6 +202,17 @@ fn validate_http(
     if h.fall == 0 {
         report(at("fall"), "must be at least 1".into());
     }
+    if let Some(name) = &h.server_name {
+        if rustls::pki_types::ServerName::try_from(name.as_str()).is_err() {
+            report(
+                at("serverName"),
+                format!("{name:?} is not a DNS name or IP address"),
+            );
+        }
+        if tls == Some(false) {
+            report(at("serverName"), "applies to https:// URLs only".into());
+        }
+    }
     for (field, path) in [
         ("caFile", &h.ca_file),
         ("clientCertFile", &h.client_cert_file),

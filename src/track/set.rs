@@ -419,6 +419,7 @@ mod tests {
             fall: 3,
             ca_file: None,
             insecure_skip_verify: false,
+            server_name: None,
             client_cert_file: None,
             client_key_file: None,
         });

@@ -214,7 +214,7 @@ fn minimal_spec(vrid: u8) -> VirtualIpSpec {
 }
 
 /// The Pod: host network, NET_ADMIN + NET_RAW only, read-only root, no service account token,
-/// the VirtualIP file (and the CA of the health checks) read-only from the host, probes on the
+/// the VirtualIP file's directory (and the CA file of the health checks) read-only from the host, probes on the
 /// loopback HTTP endpoint.
 fn pod(args: &StaticPodArgs) -> Pod {
     let config_dir = args
@@ -228,26 +228,19 @@ fn pod(args: &StaticPodArgs) -> Pod {
         ..Default::default()
     }];
     let mut volumes = vec![host_path("config", &config_dir, "Directory")];
-    let ca_dirs: std::collections::BTreeSet<String> = args
+    // The health checks' CA: that one file, not its directory (kubeadm keeps keys beside it).
+    let verifies = args
         .health_urls
         .iter()
-        .filter(|u| u.starts_with("https://") && !args.health_insecure_skip_verify)
-        .filter_map(|_| {
-            std::path::Path::new(&args.health_ca_file)
-                .parent()
-                .map(|p| p.display().to_string())
-        })
-        .filter(|dir| *dir != config_dir)
-        .collect();
-    for (i, dir) in ca_dirs.iter().enumerate() {
-        let name = format!("health-ca-{i}");
+        .any(|u| u.starts_with("https://") && !args.health_insecure_skip_verify);
+    if verifies {
         mounts.push(VolumeMount {
-            name: name.clone(),
-            mount_path: dir.clone(),
+            name: "health-ca".into(),
+            mount_path: args.health_ca_file.clone(),
             read_only: Some(true),
             ..Default::default()
         });
-        volumes.push(host_path(&name, dir, "Directory"));
+        volumes.push(host_path("health-ca", &args.health_ca_file, "File"));
     }
     let probe = |path: &str, period| Probe {
         http_get: Some(HTTPGetAction {

@@ -104,7 +104,7 @@ fn the_pod_is_a_locked_down_host_network_pod() {
         volumes,
         [
             ("config".to_string(), "/etc/kube-vrrp".to_string()),
-            ("health-ca-0".into(), "/etc/kubernetes/pki".into())
+            ("health-ca".into(), "/etc/kubernetes/pki/ca.crt".into())
         ]
     );
     assert!(

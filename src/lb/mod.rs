@@ -7,6 +7,9 @@
 //! - [`lease`]: Lease leader election between controller replicas.
 //! - [`controller`]: watches, applies the plan's difference, events and statuses.
 
+pub mod apply;
+pub mod controller;
+pub mod lease;
 pub mod plan;
 pub mod pool;
 pub mod service;

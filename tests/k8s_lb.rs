@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::agents::*;
 use common::bed::*;
 use common::k8s::*;
 
@@ -405,4 +406,116 @@ fn services_get_addresses_from_a_pool_through_restarts_takeovers_and_conflicts()
         logs(&b, &c)
     );
     assert_eq!(holder(&api), survivor);
+}
+
+/// externalTrafficPolicy: Local: the Service VIP goes only to a node with a Ready local
+/// endpoint, and follows it when it moves (the old master hands over with priority 0: the
+/// client loses nothing).
+#[test]
+fn a_local_traffic_policy_vip_follows_the_ready_endpoint() {
+    let c = cluster(2);
+    let (bed, api) = (&c.bed, &c.api);
+    let pool_crd =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crds/virtualippool.yaml");
+    api.kubectl_ok(
+        bed,
+        &[
+            "apply",
+            "--server-side",
+            "-f",
+            pool_crd.to_str().expect("utf-8"),
+        ],
+    );
+    api.kubectl_ok(
+        bed,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=30s",
+            "crd/virtualippools.kubevrrp.io",
+        ],
+    );
+    api.kubectl_ok(bed, &["create", "namespace", "shop"]);
+    assert!(
+        api.apply(
+            bed,
+            &POOL.replace("advertInterval: 1s", "advertInterval: 100ms")
+        )
+        .status
+        .success()
+    );
+    let _controller = start_controller(bed, api, &api.kubeconfig(), "only");
+    let pod = |name: &str, node: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: shop, labels: {{app: web}}}}\nspec:\n  nodeName: {node}\n  containers: [{{name: web, image: example.invalid/web}}]\n"
+        )
+    };
+    let ready = |name: &str, status: &str| {
+        let patch = format!(
+            "{{\"status\":{{\"conditions\":[{{\"type\":\"Ready\",\"status\":\"{status}\"}}]}}}}"
+        );
+        api.kubectl_ok(
+            bed,
+            &[
+                "patch",
+                "pod",
+                name,
+                "-n",
+                "shop",
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                &patch,
+            ],
+        );
+    };
+    assert!(api.apply(bed, &pod("web-a", "node2")).status.success());
+    ready("web-a", "True");
+    assert!(
+        api.apply(bed, &service("web", "", "  externalTrafficPolicy: Local\n"))
+            .status
+            .success()
+    );
+    assert!(
+        wait_until(30 * SEC, 100 * MS, || ingresses(bed, api)
+            .get("web")
+            .is_some_and(|a| !a.is_empty())),
+        "{}",
+        c.logs()
+    );
+    let addr = ingresses(bed, api)["web"].clone();
+    // node1 has no local endpoint: node2 holds the VIP (same priority; node1 is in Fault).
+    assert!(wait_holder(bed, &addr, "node2", 15 * SEC), "{}", c.logs());
+    assert_eq!(
+        state_of(bed, &bed.nodes[0], &format!("lb-{addr}")),
+        "Fault",
+        "no local endpoint on node1"
+    );
+    // The endpoint moves to node1: ready there first, then gone from node2.
+    let pinger = Pinger::start(bed, &addr, 0.02, 1000);
+    std::thread::sleep(SEC);
+    assert!(api.apply(bed, &pod("web-b", "node1")).status.success());
+    ready("web-b", "True");
+    assert!(
+        wait_until(10 * SEC, 50 * MS, || state_of(
+            bed,
+            &bed.nodes[0],
+            &format!("lb-{addr}")
+        ) == "Backup"),
+        "{}",
+        c.logs()
+    );
+    ready("web-a", "False");
+    assert!(
+        wait_holder(bed, &addr, "node1", 10 * SEC),
+        "the VIP did not follow: {}",
+        c.logs()
+    );
+    std::thread::sleep(SEC);
+    let report = pinger.stop();
+    println!("endpoint moved node2 -> node1: {report:?}");
+    assert!(
+        report.sent > 50 && report.received == report.sent,
+        "{report:?}"
+    );
 }

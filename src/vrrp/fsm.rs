@@ -59,6 +59,9 @@ pub struct Instance {
     tracker_fault: bool,
     started: bool,
     stopping: bool,
+    /// A master whose weight-0 tracker failed: it has sent priority 0 and keeps its addresses
+    /// until its successor advertises (at most Master_Down_Interval), then enters Fault.
+    faulting: bool,
     /// The addresses are installed although this instance is not master: a previous run of the
     /// agent left them (it was killed while master) and this one started holding them.
     holds_leftover: bool,
@@ -86,6 +89,7 @@ impl Instance {
             tracker_fault: false,
             started: false,
             stopping: false,
+            faulting: false,
             holds_leftover: false,
             since: Duration::ZERO,
             actions: VecDeque::new(),
@@ -271,10 +275,14 @@ impl Instance {
 
     /// RFC 5798 §6.4.3, "If an ADVERTISEMENT is received".
     fn master_heard(&mut self, now: Duration, src: IpAddr, advert: &Advert) {
-        if self.stopping {
+        if self.stopping || self.faulting {
             // A successor is advertising: hand over now (design.md principle 5).
             if advert.priority != STOP {
-                self.finish_stop(now);
+                if self.stopping {
+                    self.finish_stop(now);
+                } else {
+                    self.finish_fault(now);
+                }
             }
             return;
         }
@@ -306,7 +314,11 @@ impl Instance {
     /// Time has passed the deadline from [`Instance::poll_timeout`].
     pub fn handle_timeout(&mut self, now: Duration) {
         if self.handover_timer.is_some_and(|t| t <= now) {
-            self.finish_stop(now);
+            if self.stopping {
+                self.finish_stop(now);
+            } else {
+                self.finish_fault(now);
+            }
             return;
         }
         match self.state {
@@ -358,13 +370,31 @@ impl Instance {
         match (self.state, faulty) {
             (State::Fault, false) => self.join(now, TransitionReason::FaultCleared),
             (State::Fault, true) | (State::Initialize, _) => {}
-            (State::Master, true) => {
-                // Tell the backups at once when we still can (a tracker fault, link up).
-                if !self.link_down {
-                    self.send_advert(STOP);
-                }
+            (State::Master, true) if self.link_down => {
+                // Nothing can be sent or heard: leave at once.
+                self.faulting = false;
                 self.actions.push_back(Action::RemoveVips);
                 self.enter(now, State::Fault, reason);
+            }
+            (State::Master, true) => {
+                // A tracker fault with the link up: tell the backups (priority 0: they take over
+                // after Skew_Time) and keep the addresses until the successor's first advert, at
+                // most Master_Down_Interval, as a shutdown does (design.md principle 5): the
+                // client sees no gap. A kube-proxy keeps serving a terminating endpoint meanwhile.
+                if !self.faulting {
+                    self.faulting = true;
+                    self.send_advert(STOP);
+                    self.adver_timer = None;
+                    self.handover_timer =
+                        Some(now + master_down_interval(self.priority, self.cfg.advert_interval));
+                }
+            }
+            (State::Master, false) if self.faulting => {
+                // Healthy again before anyone took over: carry on as master.
+                self.faulting = false;
+                self.handover_timer = None;
+                self.send_advert(self.priority);
+                self.adver_timer = Some(now + self.cfg.advert_interval);
             }
             (State::Backup, true) => {
                 self.drop_leftover();
@@ -381,6 +411,7 @@ impl Instance {
             return;
         }
         self.stopping = true;
+        self.faulting = false;
         if self.state == State::Master {
             self.send_advert(STOP);
             self.adver_timer = None;
@@ -400,7 +431,15 @@ impl Instance {
         self.finish_stop(now);
     }
 
+    /// The end of a tracker-fault handover: the successor spoke, or nobody did in time.
+    fn finish_fault(&mut self, now: Duration) {
+        self.faulting = false;
+        self.actions.push_back(Action::RemoveVips);
+        self.enter(now, State::Fault, TransitionReason::TrackerFault);
+    }
+
     fn finish_stop(&mut self, now: Duration) {
+        self.faulting = false;
         if self.state == State::Master {
             self.actions.push_back(Action::RemoveVips);
             self.holds_leftover = false;

@@ -249,6 +249,20 @@ fn services_get_addresses_from_a_pool_through_restarts_takeovers_and_conflicts()
         )
     };
     let leader = holder(&api);
+    let writes: u64 = [&a, &b, &c]
+        .iter()
+        .map(|p| {
+            p.log_text()
+                .lines()
+                .filter_map(|l| l.split("writes_total=").nth(1))
+                .filter_map(|w| w.split_whitespace().next()?.parse::<u64>().ok())
+                .last()
+                .unwrap_or(0)
+        })
+        .sum();
+    println!(
+        "API writes by the controllers for them (VIP creates, status patches, Events, pool status): {writes}"
+    );
     assert!(
         leader == "b" || leader == "c",
         "a replica took over after the kill: {leader}"

@@ -68,6 +68,18 @@ impl Applier {
 
     /// One pass. Errors are logged; the next pass (on the next event or resync) retries.
     pub async fn reconcile(&mut self, stores: &Stores) {
+        let before = self.writes;
+        self.pass(stores).await;
+        if self.writes != before {
+            tracing::info!(
+                writes = self.writes - before,
+                writes_total = self.writes,
+                "reconciled"
+            );
+        }
+    }
+
+    async fn pass(&mut self, stores: &Stores) {
         let services = stores.services.state();
         let vips_now = stores.vips.state();
         let ns_labels: BTreeMap<String, BTreeMap<String, String>> = stores

@@ -19,9 +19,9 @@
 # Control plane .1: the API server listens on 198.51.100.1:443, which is also the `kubernetes`
 # Service's ClusterIP (the Service range is 198.51.100.0/29), so in-cluster clients reach it
 # without kube-proxy. Client .2, nodes .11, .12, ...
-# With --services: kube-proxy (nftables mode) on every node, a second Service range
-# 203.0.113.0/26 (a ServiceCIDR), and a bridge pod network: node I's pods in 203.0.113.(48+16I)/28,
-# routed between the nodes and from the control plane.
+# With --services: kube-proxy (nftables mode) on every node, the Service range 203.0.113.0/26
+# (the `kubernetes` ClusterIP 203.0.113.1, DNATed to .1:443), and a bridge pod network: node I's
+# pods in 203.0.113.(48+16I)/28, routed between the nodes and from the control plane.
 # What each choice is for (runc's oom_score_adj, nsenter, one mount namespace per node, ...) is
 # in docs/real-nodes.md.
 set -euo pipefail
@@ -133,20 +133,13 @@ start_control_plane() {
     --kubeconfig "$cp/admin.kubeconfig" --leader-elect=false \
     --bind-address 127.0.0.1 --secure-port 10257 \
     --service-account-private-key-file "$cp/sa.key" --root-ca-file "$cp/ca.crt" \
-    --use-service-account-credentials=false --service-cluster-ip-range="$NET.0/29" \
+    --use-service-account-credentials=false --service-cluster-ip-range="$(service_range)" \
     --allocate-node-cidrs=false --node-monitor-grace-period=20s \
     --controllers='*,-bootstrapsigner,-tokencleaner'
   if services; then
-    wait_for 60 0.5 test -f "$cp/admin.kubeconfig" || die "the API server did not start"
-    # A second Service range (the first, a /29, holds the `kubernetes` Service), kube-proxy's
-    # rights for the nodes' identities (they run it with the kubelet's certificate), and routes
-    # to the pod networks.
+    # kube-proxy's rights for the nodes' identities (they run it with the kubelet's
+    # certificate), and routes to the pod networks.
     wait_for 60 1 kubectl_ apply -f - <<EOF
-apiVersion: networking.k8s.io/v1
-kind: ServiceCIDR
-metadata: {name: bed-services}
-spec: {cidrs: ["$SVC_NET.0/26"]}
----
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {name: bed-node-proxier}
@@ -162,6 +155,11 @@ EOF
 
 # Whether the bed has a pod network and kube-proxy (up --services).
 services() { [ -e "$STATE/services" ]; }
+# The Service range: without kube-proxy a /29 whose first address, the `kubernetes` Service's
+# ClusterIP, is the API server's own address (in-cluster clients reach it directly); with
+# kube-proxy 203.0.113.0/26 (kube-proxy rejects traffic to a ClusterIP that its DNAT leaves
+# unchanged, so the ClusterIP cannot be the API server's address there).
+service_range() { if services; then echo "$SVC_NET.0/26"; else echo "$NET.0/29"; fi; }
 SVC_NET=203.0.113
 pod_cidr() { echo "$SVC_NET.$((48 + 16 * $1))/28"; }
 
@@ -344,8 +342,8 @@ apiserver() {
     start)
       rm -f "$STATE/cp/admin.kubeconfig"
       spawn apiserver "$P-cp" "$K8S_BIN/kube-apiserver-embedded" --dir "$STATE/cp" \
-        --bind-address "$CP_IP" --port 443 --service-accounts -- \
-        --service-cluster-ip-range="$NET.0/29" --endpoint-reconciler-type=lease \
+        --bind-address "$CP_IP" --port 443 --service-accounts --extra-sans "$SVC_NET.1" -- \
+        --service-cluster-ip-range="$(service_range)" --endpoint-reconciler-type=lease \
         --kubelet-preferred-address-types=InternalIP
       wait_for 120 0.5 test -f "$STATE/cp/admin.kubeconfig" || die "the API server did not start"
       ;;

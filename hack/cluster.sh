@@ -306,6 +306,10 @@ start_node() {
     "$REPO/$PAUSE_ARCHIVE" "$REPO/$ECHO_ARCHIVE"
   if services; then
     ip netns exec "$P-node$i" sysctl -qw net.ipv4.ip_forward=1
+    # The nodes have no default route: give the Service range one, so that the node's own
+    # connections to a ClusterIP (the agents' in-cluster API access) get routed before
+    # kube-proxy's DNAT in the output hook rewrites them.
+    ip -n "$P-node$i" route add "$(service_range)" via "$CP_IP"
     local j
     for j in $(seq 1 "$(cat "$STATE/nodes")"); do
       [ "$j" = "$i" ] || ip -n "$P-node$i" route add "$(pod_cidr "$j")" via "$(node_ip "$j")"

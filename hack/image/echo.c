@@ -1,8 +1,10 @@
 /* The real-node bed's backend for LoadBalancer Service tests (no registry, so no stock image):
  * an HTTP/1.0 server on port 8080 answering every request with 200 and one line, the pod's
  * name (its hostname) and the node it runs on ($NODE_NAME), so a client can see which pod and
- * node served it. One connection at a time; reads at most one buffer of the request; exits on
- * SIGTERM/SIGINT. Built static with musl-gcc. */
+ * node served it. One connection at a time; reads at most one buffer of the request. On SIGTERM
+ * it drains like a well-behaved server: it keeps answering for 3 more seconds (while
+ * kube-proxy still sends a terminating endpoint traffic), then exits; SIGINT exits at once.
+ * Built static with musl-gcc. */
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,9 +19,15 @@ static void stop(int sig) {
   _exit(0);
 }
 
+static void drain(int sig) {
+  (void)sig;
+  signal(SIGALRM, stop);
+  alarm(3);
+}
+
 int main(void) {
   signal(SIGINT, stop);
-  signal(SIGTERM, stop);
+  signal(SIGTERM, drain);
   signal(SIGPIPE, SIG_IGN);
   char host[256] = "unknown";
   gethostname(host, sizeof host - 1);

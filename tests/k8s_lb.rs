@@ -16,7 +16,7 @@ use common::k8s::*;
 
 const SEC: Duration = Duration::from_secs(1);
 const MS: Duration = Duration::from_millis(1);
-const POOL: &str = "apiVersion: kubevrrp.io/v1alpha1\nkind: VirtualIPPool\nmetadata: {name: public}\nspec:\n  addresses: [198.51.100.128/25]\n  vrids: 1-200\n  template: {advertInterval: 1s}\n";
+const POOL: &str = "apiVersion: kubevrrp.io/v1alpha1\nkind: VirtualIPPool\nmetadata: {name: public}\nspec:\n  addresses: [198.51.100.128/25]\n  vrids: 1-200\n  template: {advertInterval: 1s, priorities: [{nodeName: node2, priority: 150}]}\n";
 
 fn service(name: &str, extra_meta: &str, extra_spec: &str) -> String {
     format!(
@@ -292,6 +292,64 @@ fn services_get_addresses_from_a_pool_through_restarts_takeovers_and_conflicts()
     );
     println!("{}", api.kubectl_ok(&bed, &["get", "vippool"]));
 
+    // The agents run the 100 Service VIPs (node2 at 150 over node1's default 100);
+    // node2 is lost: how long until node1 holds every one, and until every status says so.
+    let agents: Vec<Proc> = bed
+        .nodes
+        .iter()
+        .map(|n| start_k8s_agent(&bed, n, &api.kubeconfig()))
+        .collect();
+    let all: Vec<String> = ing.values().cloned().collect();
+    let held_by = |node: usize| {
+        let out = bed.exec(
+            &bed.nodes[node].ns,
+            &["ip", "-o", "addr", "show", "dev", "eth0"],
+        );
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        all.iter()
+            .filter(|a| text.contains(&format!(" {a}/")))
+            .count()
+    };
+    let t_agents = Instant::now();
+    assert!(
+        wait_until(60 * SEC, 100 * MS, || held_by(1) == 100),
+        "node2 holds {} of 100\n{}",
+        held_by(1),
+        agents[1].log_text()
+    );
+    let elected = t_agents.elapsed();
+    let masters = |node: &str| {
+        api.kubectl_ok(
+            &bed,
+            &[
+                "get",
+                "vip",
+                "-l",
+                "app.kubernetes.io/managed-by=kube-vrrp-controller",
+                "-o",
+                "jsonpath={.items[*].status.master}",
+            ],
+        )
+        .split_whitespace()
+        .filter(|m| *m == node)
+        .count()
+    };
+    assert!(wait_until(60 * SEC, 200 * MS, || masters("node2") == 100));
+    let t_loss = Instant::now();
+    bed.set_link(&bed.nodes[1], false);
+    assert!(
+        wait_until(60 * SEC, 20 * MS, || held_by(0) == 100),
+        "node1 holds {} of 100",
+        held_by(0)
+    );
+    let moved = t_loss.elapsed();
+    assert!(wait_until(120 * SEC, 100 * MS, || masters("node1") == 100));
+    let statuses = t_loss.elapsed();
+    println!(
+        "100 Service VIPs: all held by node2 {elected:?} after the agents started; node2 lost: node1 held all 100 after {moved:?}, every status.master said node1 after {statuses:?}"
+    );
+    bed.set_link(&bed.nodes[1], true);
+
     // Conflicts: two Services ask for one address; one asks outside every pool.
     let ask = |name: &str, addr: &str| {
         service(
@@ -358,11 +416,6 @@ fn services_get_addresses_from_a_pool_through_restarts_takeovers_and_conflicts()
 
     // The agents run the Service VIPs unchanged: one node holds the shared address, the client
     // reaches it, and `kubectl get vip` shows the master.
-    let agents: Vec<Proc> = bed
-        .nodes
-        .iter()
-        .map(|n| start_k8s_agent(&bed, n, &api.kubeconfig()))
-        .collect();
     assert!(
         wait_until(30 * SEC, 100 * MS, || bed.holders(&addr).len() == 1),
         "{:?}\n{}",
@@ -376,7 +429,6 @@ fn services_get_addresses_from_a_pool_through_restarts_takeovers_and_conflicts()
         .vip_field(&bed, &vip, ".status.master")
         .is_empty()));
     println!("{}", api.kubectl_ok(&bed, &["get", "vip", &vip]));
-    drop(agents);
 
     // Release: a deleted Service and one turned into ClusterIP free their addresses.
     let s000 = ingresses(&bed, &api)["s000"].clone();

@@ -387,6 +387,42 @@ fn services_get_addresses_from_a_pool_through_restarts_takeovers_and_conflicts()
     assert_eq!(ingresses(&bed, &api)["second"], "");
     assert!(events(&bed, &api, "first").contains("AddressAllocated: allocated 198.51.100.250"));
 
+    // A full pool says so: on the Service that got nothing and on the pool.
+    let tiny = "apiVersion: kubevrrp.io/v1alpha1\nkind: VirtualIPPool\nmetadata: {name: tiny}\nspec:\n  addresses: [203.0.113.200/32]\n  vrids: \"201\"\n  autoAssign: false\n";
+    assert!(api.apply(&bed, tiny).status.success());
+    let in_tiny = |name: &str| {
+        service(
+            name,
+            "  annotations: {kubevrrp.io/address-pool: tiny}\n",
+            "",
+        )
+    };
+    api.apply(&bed, &[in_tiny("tiny-a"), in_tiny("tiny-b")].join("---\n"));
+    assert!(
+        wait_until(30 * SEC, 200 * MS, || {
+            let e = format!(
+                "{}{}",
+                events(&bed, &api, "tiny-a"),
+                events(&bed, &api, "tiny-b")
+            );
+            e.contains("AllocationFailed: no free IPv4 address in \"tiny\"")
+                && e.contains("allocated 203.0.113.200")
+        }),
+        "{}{}",
+        events(&bed, &api, "tiny-a"),
+        events(&bed, &api, "tiny-b")
+    );
+    assert!(wait_until(10 * SEC, 200 * MS, || api.kubectl_ok(
+        &bed,
+        &[
+            "get",
+            "vippool",
+            "tiny",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Exhausted\")].message}"
+        ]
+    ) == "no free VRID (spec.vrids); no free address"));
+
     // Sharing: one key, distinct ports, one address and one VirtualIP.
     let shared = |name: &str, port: u16| {
         service(
@@ -432,6 +468,7 @@ fn services_get_addresses_from_a_pool_through_restarts_takeovers_and_conflicts()
 
     // Release: a deleted Service and one turned into ClusterIP free their addresses.
     let s000 = ingresses(&bed, &api)["s000"].clone();
+    let before = service_vips(&bed, &api).len();
     api.kubectl_ok(&bed, &["delete", "svc", "-n", "shop", "s000"]);
     api.kubectl_ok(
         &bed,
@@ -449,7 +486,7 @@ fn services_get_addresses_from_a_pool_through_restarts_takeovers_and_conflicts()
     assert!(
         wait_until(30 * SEC, 200 * MS, || {
             let v = service_vips(&bed, &api);
-            !v.contains_key(&format!("lb-{s000}")) && v.len() == 100
+            !v.contains_key(&format!("lb-{s000}")) && v.len() == before - 2
         }),
         "{:?}",
         service_vips(&bed, &api).len()

@@ -353,13 +353,26 @@ impl Applier {
                 Some(m) => condition("Conflict", true, "Overlap", m.clone()),
                 None => condition("Conflict", false, "NoOverlap", String::new()),
             };
+            // Out of room: say so on the pool too, not only in each Service's Events.
+            let mut full = Vec::new();
+            if state.available_vrids == 0 {
+                full.push("no free VRID (spec.vrids)".to_string());
+            }
+            if state.available.0 == 0 && state.available.1 == 0 {
+                full.push("no free address".to_string());
+            }
+            let exhausted = if full.is_empty() {
+                condition("Exhausted", false, "HasRoom", String::new())
+            } else {
+                condition("Exhausted", true, "PoolFull", full.join("; "))
+            };
             let status = VirtualIpPoolStatus {
                 assigned_ipv4: state.assigned.0,
                 available_ipv4: u64::try_from(state.available.0).unwrap_or(u64::MAX),
                 assigned_ipv6: state.assigned.1,
                 available_ipv6: state.available.1.to_string(),
                 available_vrids: state.available_vrids,
-                conditions: vec![ready, conflict],
+                conditions: vec![ready, conflict, exhausted],
             };
             if p.status.as_ref() == Some(&status) {
                 continue;

@@ -188,7 +188,8 @@ pub struct VirtualIpPoolStatus {
     pub available_ipv6: String,
     /// VRIDs of the pool not used by any VirtualIP.
     pub available_vrids: u64,
-    /// Ready (usable), Conflict (overlaps another pool or a VirtualIP).
+    /// Ready (usable), Conflict (overlaps another pool or a VirtualIP), Exhausted (no free
+    /// address or VRID left).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }

@@ -295,8 +295,8 @@ fn three_api_servers_behind_the_generated_static_pod_config() {
     for api in apis.iter().flatten() {
         wait_api(api);
     }
-    for i in 1..3 {
-        agents.push(start_agent(&bed, &bed.nodes[i], &configs[i]));
+    for (node, config) in bed.nodes.iter().zip(&configs).skip(1) {
+        agents.push(start_agent(&bed, node, config));
     }
     for i in 0..3 {
         assert!(

@@ -254,9 +254,9 @@ fn services_get_addresses_from_a_pool_through_restarts_takeovers_and_conflicts()
         .map(|p| {
             p.log_text()
                 .lines()
+                .rev()
                 .filter_map(|l| l.split("writes_total=").nth(1))
-                .filter_map(|w| w.split_whitespace().next()?.parse::<u64>().ok())
-                .last()
+                .find_map(|w| w.split_whitespace().next()?.parse::<u64>().ok())
                 .unwrap_or(0)
         })
         .sum();

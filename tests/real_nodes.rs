@@ -102,11 +102,11 @@ fn the_chart_on_real_kubelets_through_the_node_lifecycle() {
     api_server_outage(&c);
 }
 
-/// 0. The control-plane VIP as a real static pod: `kube-vrrp manifest static-pod` written into
-/// node1's staticPodPath (its VirtualIP file under the node's state directory, an http tracker
-/// on the bed's API server with its CA). The kubelet runs it without any API object; it holds
-/// the VIP confined like the DaemonSet's agents; removing the manifest releases the VIP. (Then
-/// the chart's agent can run there: one kube-vrrp per network namespace.)
+/// 0. The control-plane VIP as a real static pod: `kube-vrrp manifest static-pod` written
+///    into node1's staticPodPath (its VirtualIP file under the node's state directory, an http
+///    tracker on the bed's API server with its CA). The kubelet runs it without any API
+///    object; it holds the VIP confined like the DaemonSet's agents; removing the manifest
+///    releases the VIP. (Then the chart's agent can run there: one kube-vrrp per namespace.)
 fn static_pod_before_the_chart(c: &RealCluster) {
     const CP_VIP: &str = "198.51.100.9";
     let state = std::path::PathBuf::from(c.var("KVC_STATE"));

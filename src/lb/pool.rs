@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::spec::{Announce, Authentication, Condition, LabelSelector, PriorityOverride, Tracker};
 
 /// `spec` of a VirtualIPPool.
+// Each printer column repeats `type_`, which clippy takes for a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "kubevrrp.io",

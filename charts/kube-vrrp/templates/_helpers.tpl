@@ -34,6 +34,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: agent
 {{- end }}
 
+{{/* Labels of the controller's objects, and those that select its pods. */}}
+{{- define "kube-vrrp.controllerLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "kube-vrrp.controllerSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: kube-vrrp
+{{- end }}
+
+{{- define "kube-vrrp.controllerSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "kube-vrrp.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: controller
+{{- end }}
+
 {{/* The ServiceAccount the agents run as. */}}
 {{- define "kube-vrrp.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}

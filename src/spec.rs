@@ -12,6 +12,9 @@ pub const API_VERSION: &str = "kubevrrp.io/v1alpha1";
 /// Kind of the resource.
 pub const KIND: &str = "VirtualIP";
 
+mod added;
+pub use added::LinkDebounce;
+
 /// `spec` of a VirtualIP: one virtual router (keepalived's `vrrp_instance`). Validation rules
 /// below are enforced by the API server (OpenAPI + CEL) and checked again by the agent.
 #[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +114,19 @@ pub struct VirtualIpSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
     pub trackers: Vec<Tracker>,
+    /// keepalived's `vrrp_startup_delay`: after the agent starts, wait this long before
+    /// joining (0s..1h; a VirtualIP added later joins at once).
+    #[serde(default = "default_zero", skip_serializing_if = "is_zero")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^(0|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$")
+    )]
+    #[x_kube(validation = Rule::new("self == '0' || duration(self) <= duration('1h')").message("spec.startupDelay: must be 0s..1h"))]
+    pub startup_delay: String,
+    /// keepalived's `interface_up_down_delays`: delays before acting on the interface going
+    /// down or coming back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_debounce: Option<LinkDebounce>,
 }
 
 fn default_version() -> u8 {
@@ -125,7 +141,7 @@ fn default_priority() -> u8 {
 fn default_true() -> bool {
     true
 }
-fn default_zero() -> String {
+pub(crate) fn default_zero() -> String {
     "0s".to_string()
 }
 fn is_zero(s: &String) -> bool {

@@ -13,6 +13,9 @@ use crate::vrrp::priority::OWNER;
 use crate::vrrp::timers::check_interval;
 use crate::vrrp::{Auth, InstanceConfig, Version};
 
+mod added;
+pub use added::{MAX_LINK_DELAY, MAX_STARTUP_DELAY};
+
 /// A problem with a spec, naming the field (e.g. `spec.advertInterval`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -223,6 +226,7 @@ pub fn validate(spec: &VirtualIpSpec) -> Vec<SpecError> {
     crate::track::validate_specs(&spec.trackers, &mut |field, message| {
         errors.push(err(field, message));
     });
+    added::validate(spec, &mut errors);
     errors
 }
 
@@ -406,6 +410,8 @@ pub fn translate(
         addresses: vips.iter().map(|v| v.addr).collect(),
         auth,
         primary,
+        startup_delay: added::startup_delay(spec),
+        link_debounce: added::link_debounce(spec),
     };
     Ok(Some(RouterConfig {
         name: name.to_string(),

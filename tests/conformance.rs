@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kube_vrrp::duration;
-use kube_vrrp::vrrp::{Advert, Auth, Instance, InstanceConfig, Version};
+use kube_vrrp::vrrp::{Advert, Auth, Instance, InstanceConfig, LinkDebounce, Version};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -39,6 +39,12 @@ struct Config {
     #[serde(default)]
     password: Option<String>,
     primary: IpAddr,
+    #[serde(default)]
+    startup_delay: Option<String>,
+    #[serde(default)]
+    link_down_delay: Option<String>,
+    #[serde(default)]
+    link_up_delay: Option<String>,
 }
 
 fn yes() -> bool {
@@ -116,6 +122,11 @@ fn run(file: &str) {
         addresses: c.addresses.clone(),
         auth: c.password.as_deref().map_or(Auth::None, Auth::pass),
         primary: c.primary,
+        startup_delay: c.startup_delay.as_deref().map_or(Duration::ZERO, dur),
+        link_debounce: LinkDebounce {
+            down: c.link_down_delay.as_deref().map_or(Duration::ZERO, dur),
+            up: c.link_up_delay.as_deref().map_or(Duration::ZERO, dur),
+        },
     };
     let mut inst = Instance::new(cfg.clone());
     for (n, line) in lines {
@@ -241,4 +252,9 @@ transcripts!(
     leftover_dropped_when_a_master_is_heard,
     leftover_adopted_when_this_node_wins,
     leftover_dropped_on_fault_and_shutdown,
+    startup_delay_waits_before_joining,
+    startup_delay_counts_from_process_start,
+    startup_delay_drops_leftover,
+    link_debounce_absorbs_a_blip,
+    link_debounce_faults_after_a_lasting_outage,
 );

@@ -121,6 +121,8 @@ fn seed_spec(address: &str) -> VirtualIpSpec {
         unicast_peers: vec![],
         announce: None,
         max_advert_interval: None,
+        startup_delay: "0s".into(),
+        link_debounce: None,
         trackers: seed_trackers(),
     }
 }
@@ -310,6 +312,8 @@ fn features_and_unsupported_options() {
             refresh: "60s".into(),
         }),
         max_advert_interval: None,
+        startup_delay: "0s".into(),
+        link_debounce: None,
         trackers: vec![
             Tracker {
                 interface: Some(InterfaceTracker {
@@ -390,6 +394,8 @@ fn include_globs_are_relative_to_the_including_file() {
         unicast_peers: vec![],
         announce: None,
         max_advert_interval: None,
+        startup_delay: "0s".into(),
+        link_debounce: None,
         trackers: vec![Tracker {
             script: Some(ScriptTracker {
                 command: vec!["/usr/bin/pgrep".into(), "-x".into(), "haproxy".into()],

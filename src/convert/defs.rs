@@ -23,6 +23,8 @@ pub(crate) struct Globals {
     pub garp_repeat: Option<u32>,
     /// vrrp_garp_master_refresh.
     pub garp_refresh: Option<Duration>,
+    /// vrrp_startup_delay.
+    pub startup_delay: Option<Duration>,
 }
 
 /// A vrrp_script.
@@ -58,6 +60,8 @@ pub(crate) struct Defs {
     pub scripts: BTreeMap<String, ScriptDef>,
     pub processes: BTreeMap<String, ProcessDef>,
     pub files: BTreeMap<String, FileDef>,
+    /// interface_up_down_delays: (down, up) per interface.
+    pub link_delays: BTreeMap<String, (Duration, Duration)>,
 }
 
 /// Read the top level: the definitions, and the `vrrp_instance` statements in order.
@@ -72,6 +76,7 @@ pub(crate) fn top_level<'a>(
         match key {
             "global_defs" => global_defs(s, &mut defs.globals, diag)?,
             "vrrp_instance" => instances.push(s),
+            "interface_up_down_delays" => link_delays(s, &mut defs.link_delays, diag)?,
             "vrrp_script" | "vrrp_track_process" | "track_file" | "vrrp_track_file" => {
                 let name = arg(s, 0)?;
                 extra(s, 1, diag);
@@ -143,6 +148,10 @@ fn global_defs(s: &Stmt, g: &mut Globals, diag: &mut Diagnostics) -> Result<(), 
             "vrrp_garp_master_repeat" => {
                 g.garp_repeat = Some(garp_repeat(value(d, diag)?, key, diag)?)
             }
+            "vrrp_startup_delay" => {
+                let max = crate::translate::MAX_STARTUP_DELAY;
+                g.startup_delay = Some(secs(value(d, diag)?, key, Duration::ZERO, max)?)
+            }
             "vrrp_garp_master_refresh" => {
                 g.garp_refresh = Some(secs(value(d, diag)?, key, Duration::ZERO, MAX_GARP)?)
             }
@@ -167,6 +176,27 @@ fn global_defs(s: &Stmt, g: &mut Globals, diag: &mut Diagnostics) -> Result<(), 
                 "global_defs option without a kube-vrrp equivalent; ignored",
             ),
         }
+    }
+    Ok(())
+}
+
+/// `interface_up_down_delays { IF DOWN [UP] ... }`: seconds (microsecond resolution, up to
+/// 255); UP defaults to DOWN, as in keepalived.
+fn link_delays(
+    s: &Stmt,
+    out: &mut BTreeMap<String, (Duration, Duration)>,
+    diag: &mut Diagnostics,
+) -> Result<(), ConvertError> {
+    let max = crate::translate::MAX_LINK_DELAY;
+    for d in block(s)? {
+        super::values::no_block(d)?;
+        let down = secs(arg(d, 0)?, "interface_up_down_delays", Duration::ZERO, max)?;
+        let up = match d.args.get(1) {
+            Some(w) => secs(w, "interface_up_down_delays", Duration::ZERO, max)?,
+            None => down,
+        };
+        extra(d, 2, diag);
+        out.insert(d.key.text.clone(), (down, up));
     }
     Ok(())
 }

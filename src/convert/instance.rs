@@ -13,7 +13,7 @@ use super::values::{arg, block, flag, int, no_block, secs, value, weight};
 use super::{ConvertError, Diagnostics};
 use crate::duration;
 use crate::spec::{
-    Announce, Authentication, InterfaceTracker, SecretKeyRef, Tracker, VirtualIpSpec,
+    Announce, Authentication, InterfaceTracker, LinkDebounce, SecretKeyRef, Tracker, VirtualIpSpec,
 };
 use crate::translate::parse_prefixed;
 
@@ -323,6 +323,14 @@ fn finish(
             t.name = format!("{base}-{n}");
         }
     }
+    let link_debounce = b
+        .interface
+        .as_ref()
+        .and_then(|i| defs.link_delays.get(i))
+        .map(|(down, up)| LinkDebounce {
+            down: duration::format(*down),
+            up: duration::format(*up),
+        });
     let spec = VirtualIpSpec {
         vrid,
         addresses: b.addresses.iter().map(|(a, _)| a.text.clone()).collect(),
@@ -345,6 +353,8 @@ fn finish(
         announce,
         max_advert_interval: None,
         trackers,
+        startup_delay: duration::format(g.startup_delay.unwrap_or_default()),
+        link_debounce,
     };
     Ok(Some(Converted {
         name,

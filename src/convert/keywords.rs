@@ -28,11 +28,7 @@ pub(crate) const TOP_UNSUPPORTED: &[(&[&str], &str)] = &[
         "static addresses, routes and rules belong to the node's network configuration",
     ),
     (
-        &[
-            "linkbeat_interfaces",
-            "interface_up_down_delays",
-            "garp_group",
-        ],
+        &["linkbeat_interfaces", "garp_group"],
         "no equivalent: kube-vrrp follows the kernel's link state and sends announcements unthrottled",
     ),
     (

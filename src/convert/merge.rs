@@ -121,7 +121,7 @@ fn group(
                 ),
             )
         };
-        let simple: [(&str, String, String); 5] = [
+        let simple: [(&str, String, String); 7] = [
             (
                 "virtual_ipaddress",
                 format!("{:?}", o.addresses),
@@ -146,6 +146,16 @@ fn group(
                 "preempt_delay",
                 o.preempt_delay.clone(),
                 first.spec.preempt_delay.clone(),
+            ),
+            (
+                "vrrp_startup_delay",
+                o.startup_delay.clone(),
+                first.spec.startup_delay.clone(),
+            ),
+            (
+                "interface_up_down_delays",
+                format!("{:?}", o.link_debounce),
+                format!("{:?}", first.spec.link_debounce),
             ),
         ];
         for (option, theirs, ours) in simple {

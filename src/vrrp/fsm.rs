@@ -9,9 +9,12 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 pub use super::action::{Action, State, TransitionReason};
+use super::link::{DebouncedLink, LinkDebounce, LinkReport};
 use super::packet::{Accepted, Advert, Auth, Discard, Expectation, Version};
 use super::priority::{self, OWNER, STOP};
 use super::timers::{from_centis, join_down_interval, master_down_interval, skew_time, to_centis};
+
+mod stop;
 
 /// What one virtual router is configured with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +38,13 @@ pub struct InstanceConfig {
     pub auth: Auth,
     /// This router's primary address on the interface: the advert source and the tie-breaker.
     pub primary: IpAddr,
+    /// keepalived's `vrrp_startup_delay`: the instance joins no earlier than this engine time.
+    /// The agent's engine clock starts with the process, so this is a delay after the agent
+    /// starts; an instance started later (a VirtualIP added or changed) joins at once.
+    pub startup_delay: Duration,
+    /// keepalived's `interface_up_down_delays`: how long a link change must last before the
+    /// instance acts on it.
+    pub link_debounce: LinkDebounce,
 }
 
 /// One virtual router.
@@ -55,7 +65,10 @@ pub struct Instance {
     /// Whether the master down timer was last set by a priority-0 advert.
     master_left: bool,
     master: Option<IpAddr>,
-    link_down: bool,
+    /// The interface's link, debounced.
+    link: DebouncedLink,
+    /// Set while the start waits for `startup_delay`.
+    startup_timer: Option<Duration>,
     tracker_fault: bool,
     started: bool,
     stopping: bool,
@@ -71,6 +84,7 @@ impl Instance {
     pub fn new(cfg: InstanceConfig) -> Instance {
         let priority = cfg.priority;
         let master_adver_interval = cfg.advert_interval;
+        let link = DebouncedLink::new(cfg.link_debounce);
         Instance {
             cfg,
             state: State::Initialize,
@@ -82,7 +96,8 @@ impl Instance {
             handover_timer: None,
             master_left: false,
             master: None,
-            link_down: false,
+            link,
+            startup_timer: None,
             tracker_fault: false,
             started: false,
             stopping: false,
@@ -134,6 +149,8 @@ impl Instance {
             self.master_down_timer,
             self.preempt_timer,
             self.handover_timer,
+            self.startup_timer,
+            self.link.deadline(),
         ]
         .into_iter()
         .flatten()
@@ -146,6 +163,13 @@ impl Instance {
             return;
         }
         self.started = true;
+        if now < self.cfg.startup_delay {
+            // Nothing is held while waiting: addresses a killed run left go now (they would
+            // outlive their kernel lifetime unrefreshed anyway).
+            self.drop_leftover();
+            self.startup_timer = Some(self.cfg.startup_delay);
+            return;
+        }
         self.join(now, TransitionReason::Startup);
     }
 
@@ -173,9 +197,9 @@ impl Instance {
 
     /// Join the virtual router from Initialize or Fault, as at startup.
     fn join(&mut self, now: Duration, reason: TransitionReason) {
-        if self.link_down || self.tracker_fault {
+        if !self.link.is_up() || self.tracker_fault {
             self.drop_leftover();
-            let why = if self.link_down {
+            let why = if !self.link.is_up() {
                 TransitionReason::LinkDown
             } else {
                 TransitionReason::TrackerFault
@@ -309,6 +333,14 @@ impl Instance {
             self.finish_stop(now);
             return;
         }
+        if self.link.poll(now).is_some() {
+            self.update_fault(now, TransitionReason::LinkDown);
+        }
+        if self.startup_timer.is_some_and(|t| t <= now) {
+            self.startup_timer = None;
+            self.join(now, TransitionReason::Startup);
+            return;
+        }
         match self.state {
             State::Backup => {
                 if self.master_down_timer.is_some_and(|t| t <= now) {
@@ -344,14 +376,27 @@ impl Instance {
         self.update_fault(now, TransitionReason::TrackerFault);
     }
 
-    /// The interface's link went down (`false`) or came back (`true`).
+    /// The interface's link went down (`false`) or came back (`true`). Before the start the
+    /// state is taken as is; after it, a change takes effect once it has lasted
+    /// `link_debounce` (at once with no delay). A master whose link comes back within the
+    /// delay announces its addresses again: the switch may have forgotten where they are.
     pub fn handle_link(&mut self, now: Duration, up: bool) {
-        self.link_down = !up;
-        self.update_fault(now, TransitionReason::LinkDown);
+        if !self.started {
+            self.link.set(up);
+            return;
+        }
+        match self.link.report(now, up) {
+            LinkReport::Changed(_) => self.update_fault(now, TransitionReason::LinkDown),
+            LinkReport::Absorbed if self.state == State::Master && up => {
+                self.actions.push_back(Action::Reannounce)
+            }
+            LinkReport::Absorbed | LinkReport::Pending | LinkReport::Unchanged => {}
+        }
     }
 
     fn update_fault(&mut self, now: Duration, reason: TransitionReason) {
-        let faulty = self.link_down || self.tracker_fault;
+        let link_down = !self.link.is_up();
+        let faulty = link_down || self.tracker_fault;
         if !self.started || self.stopping {
             return;
         }
@@ -360,7 +405,7 @@ impl Instance {
             (State::Fault, true) | (State::Initialize, _) => {}
             (State::Master, true) => {
                 // Tell the backups at once when we still can (a tracker fault, link up).
-                if !self.link_down {
+                if !link_down {
                     self.send_advert(STOP);
                 }
                 self.actions.push_back(Action::RemoveVips);
@@ -372,46 +417,6 @@ impl Instance {
             }
             (_, false) => {}
         }
-    }
-
-    /// Shutdown event. A master sends priority 0 and keeps its addresses until a successor's
-    /// advert arrives or `Master_Down_Interval` has passed (design.md principle 5), then stops.
-    pub fn handle_shutdown(&mut self, now: Duration) {
-        if self.stopping {
-            return;
-        }
-        self.stopping = true;
-        if self.state == State::Master {
-            self.send_advert(STOP);
-            self.adver_timer = None;
-            self.handover_timer =
-                Some(now + master_down_interval(self.priority, self.cfg.advert_interval));
-        } else {
-            self.finish_stop(now);
-        }
-    }
-
-    /// Leave at once, without waiting for a successor: the virtual router is being deleted on
-    /// every node, so nobody will take over. A master still sends priority 0 first.
-    pub fn handle_release(&mut self, now: Duration) {
-        if self.state == State::Master && !self.stopping {
-            self.send_advert(STOP);
-        }
-        self.finish_stop(now);
-    }
-
-    fn finish_stop(&mut self, now: Duration) {
-        if self.state == State::Master {
-            self.actions.push_back(Action::RemoveVips);
-            self.holds_leftover = false;
-        }
-        self.drop_leftover();
-        self.clear_timers();
-        self.stopping = true;
-        if self.state != State::Initialize {
-            self.enter(now, State::Initialize, TransitionReason::Shutdown);
-        }
-        self.actions.push_back(Action::Stopped);
     }
 
     fn become_master(&mut self, now: Duration, reason: TransitionReason) {
@@ -457,6 +462,7 @@ impl Instance {
         self.master_down_timer = None;
         self.preempt_timer = None;
         self.handover_timer = None;
+        self.startup_timer = None;
         self.master_left = false;
     }
 

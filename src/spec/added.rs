@@ -1,0 +1,29 @@
+//! Spec types of the keepalived features added for migrating users: link debounce (and, with
+//! their own fields on [`super::VirtualIpSpec`], the start-up delay).
+
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
+/// keepalived's `interface_up_down_delays`: how long the interface's link must stay down
+/// (or up) before the instance acts on it. A link that returns within the delay changes
+/// nothing, so a blip does not make a master give up its VIP.
+#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LinkDebounce {
+    /// Delay before a link down puts the instance in Fault: 0s (default) to 255s.
+    #[serde(default = "super::default_zero")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^(0|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$")
+    )]
+    #[x_kube(validation = Rule::new("self == '0' || duration(self) <= duration('255s')").message("spec.linkDebounce.down: must be 0s..255s"))]
+    pub down: String,
+    /// Delay before a link back up takes the instance out of Fault: 0s (default) to 255s.
+    #[serde(default = "super::default_zero")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^(0|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$")
+    )]
+    #[x_kube(validation = Rule::new("self == '0' || duration(self) <= duration('255s')").message("spec.linkDebounce.up: must be 0s..255s"))]
+    pub up: String,
+}

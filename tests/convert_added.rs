@@ -1,0 +1,103 @@
+//! `kube-vrrp convert` of the keepalived keywords that moved from warned to converted with the
+//! migration features (issue 18): start-up delay, link debounce, and what follows. Each test
+//! checks the converted spec as `kube-vrrp run` loads it, and that the keyword is no longer
+//! warned.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use kube_vrrp::config::{self, ConfigFile};
+use kube_vrrp::convert::{ConvertError, ConvertOptions, HostFile, Output, convert};
+use kube_vrrp::spec::LinkDebounce;
+
+fn convert_text(text: &str) -> Result<Output, ConvertError> {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "kube-vrrp-convert-added-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let path = dir.join("keepalived.conf");
+    std::fs::write(&path, text).expect("write");
+    let result = convert(&[HostFile { node: None, path }], &ConvertOptions::default());
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn load(out: &Output) -> ConfigFile {
+    config::parse(Path::new("converted.yaml"), &out.yaml)
+        .unwrap_or_else(|e| panic!("{e}\n{}", out.yaml))
+}
+
+fn options(out: &Output) -> Vec<&str> {
+    out.warnings.iter().map(|w| w.option.as_str()).collect()
+}
+
+const TIMING: &str = r#"
+global_defs {
+    vrrp_startup_delay 5.5
+}
+interface_up_down_delays {
+    eth0 0.5 2
+    eth1 3
+}
+vrrp_instance A {
+    interface eth0
+    virtual_router_id 51
+    virtual_ipaddress {
+        198.51.100.100
+    }
+}
+vrrp_instance B {
+    interface eth1
+    virtual_router_id 52
+    virtual_ipaddress {
+        198.51.100.101
+    }
+}
+vrrp_instance C {
+    interface eth2
+    virtual_router_id 53
+    virtual_ipaddress {
+        198.51.100.102
+    }
+}
+"#;
+
+#[test]
+fn startup_delay_and_interface_delays_convert() {
+    let out = convert_text(TIMING).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(options(&out), Vec::<&str>::new(), "{:?}", out.warnings);
+    let file = load(&out);
+    let specs: Vec<_> = file.virtual_ips.iter().map(|v| &v.spec).collect();
+    assert!(specs.iter().all(|s| s.startup_delay == "5500ms"));
+    assert_eq!(
+        specs[0].link_debounce,
+        Some(LinkDebounce {
+            down: "500ms".into(),
+            up: "2s".into()
+        })
+    );
+    // UP omitted: the same as DOWN, as in keepalived.
+    assert_eq!(
+        specs[1].link_debounce,
+        Some(LinkDebounce {
+            down: "3s".into(),
+            up: "3s".into()
+        })
+    );
+    assert_eq!(specs[2].link_debounce, None);
+}
+
+#[test]
+fn delays_out_of_range_are_located_errors() {
+    let e = convert_text(&TIMING.replace("eth1 3", "eth1 256"))
+        .expect_err("256 s is above keepalived's limit")
+        .to_string();
+    assert!(e.contains("keepalived.conf:7:"), "{e}");
+    let e = convert_text(&TIMING.replace("5.5", "-1"))
+        .expect_err("negative")
+        .to_string();
+    assert!(e.contains("keepalived.conf:3:"), "{e}");
+}

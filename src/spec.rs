@@ -312,11 +312,19 @@ pub struct ScriptTracker {
     /// argv; no shell unless named.
     #[schemars(length(min = 1))]
     pub command: Vec<String>,
-    /// Time between runs (keepalived default 1s).
+    /// Time between runs, 10ms or more (keepalived default 1s).
     #[serde(default = "default_interval")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+    )]
     pub interval: String,
-    /// Kill and count a failure after this long (default: the interval).
+    /// Kill and count a failure after this long, 10ms or more (default: the interval).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+    )]
     pub timeout: Option<String>,
     /// Successes needed to go up.
     #[serde(default = "default_one")]
@@ -347,6 +355,13 @@ pub struct ProcessTracker {
 pub struct FileTracker {
     /// File holding an integer.
     pub path: String,
+    /// How often the file is read: 10ms or more (default 1s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+    )]
+    pub interval: Option<String>,
 }
 
 /// keepalived's track_interface.

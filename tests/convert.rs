@@ -83,6 +83,7 @@ fn seed_trackers() -> Vec<Tracker> {
         Tracker {
             file: Some(FileTracker {
                 path: "/var/run/my_app/vrrp_track_file".into(),
+                interval: None,
             }),
             ..tracker("track_app_file", 1)
         },

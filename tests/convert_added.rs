@@ -101,3 +101,38 @@ fn delays_out_of_range_are_located_errors() {
         .to_string();
     assert!(e.contains("keepalived.conf:3:"), "{e}");
 }
+
+#[test]
+fn script_intervals_below_a_second_convert() {
+    let text = r#"
+vrrp_script chk {
+    script "/bin/true"
+    interval 0.2
+    timeout 0.15
+}
+vrrp_instance A {
+    interface eth0
+    virtual_router_id 51
+    virtual_ipaddress {
+        198.51.100.100
+    }
+    track_script {
+        chk
+    }
+}
+"#;
+    let out = convert_text(text).unwrap_or_else(|e| panic!("{e}"));
+    let file = load(&out);
+    let script = file.virtual_ips[0].spec.trackers[0]
+        .script
+        .clone()
+        .expect("a script tracker");
+    assert_eq!(
+        (script.interval.as_str(), script.timeout.as_deref()),
+        ("200ms", Some("150ms"))
+    );
+    let e = convert_text(&text.replace("0.2", "0.001"))
+        .expect_err("below 10 ms")
+        .to_string();
+    assert!(e.contains("keepalived.conf:4:"), "{e}");
+}

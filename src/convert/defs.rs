@@ -250,9 +250,10 @@ fn script(
                 d.command = split_command(&line.join(" "))
                     .map_err(|e| error_at(&first.loc, format!("script: {e}")))?;
             }
-            // Whole seconds, as keepalived 2.2.7 reads them ("must be between 1 and 4294").
-            "interval" => d.interval = Duration::from_secs(int(value(k, diag)?, key, 1, 4294)?),
-            "timeout" => d.timeout = Some(Duration::from_secs(int(value(k, diag)?, key, 1, 4294)?)),
+            // Seconds up to 4294, as keepalived reads them; fractions down to 10 ms as keepalived
+            // 2.3 takes them (2.2.7 takes whole seconds only).
+            "interval" => d.interval = script_secs(value(k, diag)?, key)?,
+            "timeout" => d.timeout = Some(script_secs(value(k, diag)?, key)?),
             "rise" => d.rise = int(value(k, diag)?, key, 1, i64::from(u32::MAX))?,
             "fall" => d.fall = int(value(k, diag)?, key, 1, i64::from(u32::MAX))?,
             "weight" => {
@@ -276,6 +277,11 @@ fn script(
         return Ok(None);
     }
     Ok(Some(d))
+}
+
+fn script_secs(w: &super::parse::Word, key: &str) -> Result<Duration, ConvertError> {
+    let min = crate::track::MIN_INTERVAL;
+    secs(w, key, min, Duration::from_secs(4294))
 }
 
 fn process(

@@ -21,6 +21,8 @@ pub struct Metrics {
     pub adverts_received: IntCounterVec,
     /// Packets dropped, by reason.
     pub discards: IntCounterVec,
+    /// VRRPv3 IPv4 adverts accepted whose checksum left out the pseudo-header (RFC 9568).
+    pub checksum_without_pseudo_header: IntCounterVec,
     /// Accepted adverts whose address list differs from ours.
     pub address_mismatches: IntCounterVec,
     /// Unix time the current state was entered.
@@ -95,6 +97,11 @@ impl Metrics {
                 "Received VRRP packets dropped, by interface and reason.",
                 &["interface", "reason"],
             ),
+            checksum_without_pseudo_header: counter(
+                "kube_vrrp_checksum_without_pseudo_header_total",
+                "VRRPv3 IPv4 adverts accepted whose checksum was computed without the IP pseudo-header (RFC 9568 §5.2.8; keepalived's v3_checksum_as_v2), by interface.",
+                &["interface"],
+            ),
             address_mismatches: counter(
                 "kube_vrrp_address_mismatch_total",
                 "Accepted advertisements whose address list differs from the configured one.",
@@ -156,6 +163,8 @@ impl Metrics {
             self.discards
                 .with_label_values(&[interface, reason.as_str()]);
         }
+        self.checksum_without_pseudo_header
+            .with_label_values(&[interface]);
     }
 
     /// Forget an instance that was removed.

@@ -83,6 +83,8 @@ pub struct RouterConfig {
     pub trackers: Vec<crate::spec::Tracker>,
     /// Adverts announcing a longer interval are discarded (`spec.maxAdvertInterval`).
     pub max_advert_interval: Option<Duration>,
+    /// The checksum form of the VRRPv3 IPv4 adverts sent (`spec.v3Checksum`).
+    pub checksum: crate::vrrp::packet::ChecksumForm,
 }
 
 /// Node-independent checks of a spec: every problem, each naming its field.
@@ -433,5 +435,6 @@ pub fn translate(
             .max_advert_interval
             .as_deref()
             .and_then(|m| duration::parse(m).ok()),
+        checksum: added::checksum(spec),
     }))
 }

@@ -124,6 +124,7 @@ fn seed_spec(address: &str) -> VirtualIpSpec {
         max_advert_interval: None,
         startup_delay: "0s".into(),
         link_debounce: None,
+        v3_checksum: None,
         trackers: seed_trackers(),
     }
 }
@@ -315,6 +316,7 @@ fn features_and_unsupported_options() {
         max_advert_interval: None,
         startup_delay: "0s".into(),
         link_debounce: None,
+        v3_checksum: None,
         trackers: vec![
             Tracker {
                 interface: Some(InterfaceTracker {
@@ -397,6 +399,7 @@ fn include_globs_are_relative_to_the_including_file() {
         max_advert_interval: None,
         startup_delay: "0s".into(),
         link_debounce: None,
+        v3_checksum: None,
         trackers: vec![Tracker {
             script: Some(ScriptTracker {
                 command: vec!["/usr/bin/pgrep".into(), "-x".into(), "haproxy".into()],

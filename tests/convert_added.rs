@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kube_vrrp::config::{self, ConfigFile};
 use kube_vrrp::convert::{ConvertError, ConvertOptions, HostFile, Output, convert};
-use kube_vrrp::spec::LinkDebounce;
+use kube_vrrp::spec::{LinkDebounce, V3Checksum};
 
 fn convert_text(text: &str) -> Result<Output, ConvertError> {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -135,4 +135,56 @@ vrrp_instance A {
         .expect_err("below 10 ms")
         .to_string();
     assert!(e.contains("keepalived.conf:4:"), "{e}");
+}
+
+#[test]
+fn v3_checksum_as_v2_converts_for_vrrpv3_ipv4_only() {
+    let text = r#"
+global_defs {
+    vrrp_version 3
+    v3_checksum_as_v2
+}
+vrrp_instance A {
+    interface eth0
+    virtual_router_id 51
+    virtual_ipaddress {
+        198.51.100.100
+    }
+}
+vrrp_instance B {
+    interface eth0
+    virtual_router_id 52
+    v3_checksum_as_v2 false
+    virtual_ipaddress {
+        198.51.100.101
+    }
+}
+vrrp_instance C {
+    interface eth0
+    virtual_router_id 53
+    v3_checksum_as_v2
+    virtual_ipaddress {
+        2001:db8::100
+    }
+}
+"#;
+    let out = convert_text(text).unwrap_or_else(|e| panic!("{e}"));
+    let file = load(&out);
+    let forms: Vec<_> = file
+        .virtual_ips
+        .iter()
+        .map(|v| v.spec.v3_checksum)
+        .collect();
+    assert_eq!(forms, [Some(V3Checksum::WithoutPseudoHeader), None, None]);
+    // Set on the IPv6 instance, where it means nothing: one warning at its line.
+    let warned: Vec<_> = out
+        .warnings
+        .iter()
+        .map(|w| (w.line, w.option.as_str()))
+        .collect();
+    assert_eq!(warned, [(24, "v3_checksum_as_v2")]);
+    let e = convert_text(&text.replace("v3_checksum_as_v2 false", "v3_checksum_as_v2 maybe"))
+        .expect_err("not a boolean")
+        .to_string();
+    assert!(e.contains("keepalived.conf:16:"), "{e}");
 }

@@ -448,7 +448,7 @@ impl Driver {
                 .collect()
         };
         for dst in targets {
-            match advert.encode(src, dst) {
+            match advert.encode_with(src, dst, self.cfg.checksum) {
                 Ok(bytes) => match self.host.socket.send(&bytes, dst).await {
                     Ok(()) => {
                         self.sent.inc();

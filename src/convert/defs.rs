@@ -25,6 +25,8 @@ pub(crate) struct Globals {
     pub garp_refresh: Option<Duration>,
     /// vrrp_startup_delay.
     pub startup_delay: Option<Duration>,
+    /// v3_checksum_as_v2 (the default of every instance).
+    pub v3_checksum_as_v2: Option<bool>,
 }
 
 /// A vrrp_script.
@@ -148,6 +150,7 @@ fn global_defs(s: &Stmt, g: &mut Globals, diag: &mut Diagnostics) -> Result<(), 
             "vrrp_garp_master_repeat" => {
                 g.garp_repeat = Some(garp_repeat(value(d, diag)?, key, diag)?)
             }
+            "v3_checksum_as_v2" => g.v3_checksum_as_v2 = Some(super::values::switch(d, diag)?),
             "vrrp_startup_delay" => {
                 let max = crate::translate::MAX_STARTUP_DELAY;
                 g.startup_delay = Some(secs(value(d, diag)?, key, Duration::ZERO, max)?)

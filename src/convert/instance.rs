@@ -9,11 +9,12 @@ use super::defs::{Defs, MAX_GARP, garp_repeat};
 use super::entries::{address, ip, reference, tracker};
 use super::keywords::{INSTANCE_UNSUPPORTED, reason, unknown_in};
 use super::parse::{Loc, Stmt, Word, error_at};
-use super::values::{arg, block, flag, int, no_block, secs, value, weight};
+use super::values::{arg, block, flag, int, no_block, secs, switch, value, weight};
 use super::{ConvertError, Diagnostics};
 use crate::duration;
 use crate::spec::{
-    Announce, Authentication, InterfaceTracker, LinkDebounce, SecretKeyRef, Tracker, VirtualIpSpec,
+    Announce, Authentication, InterfaceTracker, LinkDebounce, SecretKeyRef, Tracker, V3Checksum,
+    VirtualIpSpec,
 };
 use crate::translate::parse_prefixed;
 
@@ -52,6 +53,7 @@ struct Body {
     garp_delay: Option<Duration>,
     garp_repeat: Option<u32>,
     garp_refresh: Option<Duration>,
+    v3_checksum_as_v2: Option<(bool, Loc)>,
 }
 
 /// Convert a `vrrp_instance` statement; `None` when there is nothing to convert (no addresses).
@@ -133,6 +135,9 @@ fn keyword(
                     _ => return Err(unknown_in(a, "authentication")),
                 }
             }
+        }
+        "v3_checksum_as_v2" => {
+            b.v3_checksum_as_v2 = Some((switch(k, diag)?, k.key.loc.clone()));
         }
         "virtual_ipaddress" => {
             for a in block(k)? {
@@ -313,6 +318,7 @@ fn finish(
             refresh: garp.2.map_or(d.refresh, duration::format),
         }
     });
+    let v3_checksum = checksum_form(&b, version, ipv4, g.v3_checksum_as_v2, diag);
     let mut trackers = b.trackers;
     let mut names = BTreeSet::new();
     for t in &mut trackers {
@@ -355,6 +361,7 @@ fn finish(
         trackers,
         startup_delay: duration::format(g.startup_delay.unwrap_or_default()),
         link_debounce,
+        v3_checksum,
     };
     Ok(Some(Converted {
         name,
@@ -363,6 +370,29 @@ fn finish(
         password,
         ipv4,
     }))
+}
+
+/// `v3_checksum_as_v2` (the instance's, else global_defs'): the checksum form of VRRPv3 IPv4
+/// adverts. keepalived applies it to nothing else; set on such an instance it is warned.
+fn checksum_form(
+    b: &Body,
+    version: u8,
+    ipv4: bool,
+    global: Option<bool>,
+    diag: &mut Diagnostics,
+) -> Option<V3Checksum> {
+    let on = b.v3_checksum_as_v2.as_ref().map(|(on, _)| *on).or(global)?;
+    if version != 3 || !ipv4 {
+        if let Some((true, at)) = &b.v3_checksum_as_v2 {
+            diag.warn(
+                at,
+                "v3_checksum_as_v2",
+                "applies to VRRPv3 over IPv4 only; ignored",
+            );
+        }
+        return None;
+    }
+    on.then_some(V3Checksum::WithoutPseudoHeader)
 }
 
 /// The PASS password to convert, if the authentication block applies.

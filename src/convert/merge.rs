@@ -121,7 +121,7 @@ fn group(
                 ),
             )
         };
-        let simple: [(&str, String, String); 7] = [
+        let simple: [(&str, String, String); 8] = [
             (
                 "virtual_ipaddress",
                 format!("{:?}", o.addresses),
@@ -156,6 +156,11 @@ fn group(
                 "interface_up_down_delays",
                 format!("{:?}", o.link_debounce),
                 format!("{:?}", first.spec.link_debounce),
+            ),
+            (
+                "v3_checksum_as_v2",
+                format!("{:?}", o.v3_checksum),
+                format!("{:?}", first.spec.v3_checksum),
             ),
         ];
         for (option, theirs, ours) in simple {

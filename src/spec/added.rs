@@ -2,6 +2,7 @@
 //! their own fields on [`super::VirtualIpSpec`], the start-up delay).
 
 use kube::KubeSchema;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// keepalived's `interface_up_down_delays`: how long the interface's link must stay down
@@ -26,4 +27,17 @@ pub struct LinkDebounce {
     )]
     #[x_kube(validation = Rule::new("self == '0' || duration(self) <= duration('255s')").message("spec.linkDebounce.up: must be 0s..255s"))]
     pub up: String,
+}
+
+/// How this node computes the checksum of the VRRPv3 IPv4 adverts it sends. Received adverts
+/// are accepted in either form (those without the pseudo-header are counted in
+/// `kube_vrrp_checksum_without_pseudo_header_total`).
+#[derive(JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum V3Checksum {
+    /// With the IP pseudo-header, as RFC 5798 and RFC 9568 specify.
+    #[default]
+    Standard,
+    /// Over the VRRP message alone, for peers that only accept that form (keepalived's
+    /// `v3_checksum_as_v2`, some older RFC 5798 implementations). VRRPv3 over IPv4 only.
+    WithoutPseudoHeader,
 }

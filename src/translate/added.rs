@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use super::{SpecError, err};
 use crate::duration;
-use crate::spec::VirtualIpSpec;
+use crate::spec::{V3Checksum, VirtualIpSpec};
 use crate::vrrp::LinkDebounce;
+use crate::vrrp::packet::ChecksumForm;
 
 /// Longest `startupDelay`.
 pub const MAX_STARTUP_DELAY: Duration = Duration::from_secs(3600);
@@ -22,6 +23,13 @@ pub(super) fn validate(spec: &VirtualIpSpec, errors: &mut Vec<SpecError>) {
         "1h",
         errors,
     );
+    let ipv6 = spec.addresses.iter().any(|a| a.contains(':'));
+    if spec.v3_checksum == Some(V3Checksum::WithoutPseudoHeader) && (spec.version != 3 || ipv6) {
+        errors.push(err(
+            "spec.v3Checksum",
+            "WithoutPseudoHeader applies to VRRPv3 over IPv4 only (VRRPv2 has no pseudo-header; IPv6 always uses it)",
+        ));
+    }
     if let Some(l) = &spec.link_debounce {
         for (field, value) in [("down", &l.down), ("up", &l.up)] {
             let field = format!("spec.linkDebounce.{field}");
@@ -41,6 +49,14 @@ fn bounded(field: &str, value: &str, max: Duration, shown: &str, errors: &mut Ve
 /// The start-up delay of a validated spec.
 pub(super) fn startup_delay(spec: &VirtualIpSpec) -> Duration {
     duration::parse(&spec.startup_delay).unwrap_or_default()
+}
+
+/// The checksum form of the adverts sent.
+pub(super) fn checksum(spec: &VirtualIpSpec) -> ChecksumForm {
+    match spec.v3_checksum.unwrap_or_default() {
+        V3Checksum::Standard => ChecksumForm::Standard,
+        V3Checksum::WithoutPseudoHeader => ChecksumForm::WithoutPseudoHeader,
+    }
 }
 
 /// The link debounce of a validated spec.

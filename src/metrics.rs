@@ -37,6 +37,10 @@ pub struct Metrics {
     pub tracker_checks: IntCounterVec,
     /// Tracker checks that failed.
     pub tracker_failures: IntCounterVec,
+    /// Notify hooks run.
+    pub notify_runs: IntCounterVec,
+    /// Notify hooks that failed, by reason.
+    pub notify_failures: IntCounterVec,
 }
 
 const STATES: [State; 4] = [
@@ -142,6 +146,16 @@ impl Metrics {
                 "kube_vrrp_tracker_failures_total",
                 "Health tracker checks that failed.",
                 &["vip", "tracker"],
+            ),
+            notify_runs: counter(
+                "kube_vrrp_notify_runs_total",
+                "Notify hooks run, by hook (master, backup, fault, stop).",
+                &["vip", "hook"],
+            ),
+            notify_failures: counter(
+                "kube_vrrp_notify_failures_total",
+                "Notify hooks that failed (failed: exit status, signal or timeout; cannot_run; queue_full: not run).",
+                &["vip", "hook", "reason"],
             ),
             registry,
         }

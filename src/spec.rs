@@ -13,7 +13,7 @@ pub const API_VERSION: &str = "kubevrrp.io/v1alpha1";
 pub const KIND: &str = "VirtualIP";
 
 mod added;
-pub use added::{LinkDebounce, V3Checksum};
+pub use added::{LinkDebounce, NotifyHooks, V3Checksum};
 
 /// `spec` of a VirtualIP: one virtual router (keepalived's `vrrp_instance`). Validation rules
 /// below are enforced by the API server (OpenAPI + CEL) and checked again by the agent.
@@ -40,6 +40,7 @@ pub use added::{LinkDebounce, V3Checksum};
 #[x_kube(validation = Rule::new("self.addresses.all(a, a.contains(':')) || self.addresses.all(a, !a.contains(':'))").message("spec.addresses: all addresses must be of one family (IPv4 or IPv6)"))]
 #[x_kube(validation = Rule::new("self.version == 3 || self.addresses.all(a, !a.contains(':'))").message("spec.addresses: VRRPv2 carries IPv4 only; use version: 3 for IPv6"))]
 #[x_kube(validation = Rule::new("self.version == 2 ? (duration(self.advertInterval) >= duration('1s') && duration(self.advertInterval) <= duration('255s') && duration(self.advertInterval).getMilliseconds() % 1000 == 0) : (duration(self.advertInterval) >= duration('10ms') && duration(self.advertInterval) <= duration('40950ms') && duration(self.advertInterval).getMilliseconds() % 10 == 0)").message("spec.advertInterval: VRRPv3 takes 10ms..40.95s in steps of 10ms; VRRPv2 takes whole seconds 1s..255s"))]
+#[x_kube(validation = Rule::new("!has(self.notify)").message("spec.notify: notify hooks run only in standalone mode (kube-vrrp run --config, the static pod); in Kubernetes the agent runs in a locked-down pod and the VirtualIP's Events report every transition"))]
 #[x_kube(validation = Rule::new("!has(self.v3Checksum) || self.v3Checksum == 'Standard' || (self.version == 3 && self.addresses.all(a, !a.contains(':')))").message("spec.v3Checksum: WithoutPseudoHeader applies to VRRPv3 over IPv4 only"))]
 #[x_kube(validation = Rule::new("!has(self.maxAdvertInterval) || (duration(self.maxAdvertInterval) >= duration(self.advertInterval) && duration(self.maxAdvertInterval) <= duration('255s'))").message("spec.maxAdvertInterval: must be at least spec.advertInterval and at most 255s"))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -132,6 +133,10 @@ pub struct VirtualIpSpec {
     /// `WithoutPseudoHeader` (keepalived's `v3_checksum_as_v2`). Both are accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub v3_checksum: Option<V3Checksum>,
+    /// keepalived's notify scripts, standalone mode only (refused in Kubernetes, where the
+    /// VirtualIP's Events report transitions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyHooks>,
 }
 
 fn default_version() -> u8 {

@@ -14,7 +14,7 @@ use crate::vrrp::timers::check_interval;
 use crate::vrrp::{Auth, InstanceConfig, Version};
 
 mod added;
-pub use added::{MAX_LINK_DELAY, MAX_STARTUP_DELAY};
+pub use added::{MAX_LINK_DELAY, MAX_STARTUP_DELAY, NotifyConfig};
 
 /// A problem with a spec, naming the field (e.g. `spec.advertInterval`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -85,6 +85,8 @@ pub struct RouterConfig {
     pub max_advert_interval: Option<Duration>,
     /// The checksum form of the VRRPv3 IPv4 adverts sent (`spec.v3Checksum`).
     pub checksum: crate::vrrp::packet::ChecksumForm,
+    /// Notify hooks (`spec.notify`; standalone mode only).
+    pub notify: NotifyConfig,
 }
 
 /// Node-independent checks of a spec: every problem, each naming its field.
@@ -436,5 +438,6 @@ pub fn translate(
             .as_deref()
             .and_then(|m| duration::parse(m).ok()),
         checksum: added::checksum(spec),
+        notify: added::notify(spec),
     }))
 }

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use kube_vrrp::config::{self, ConfigFile};
 use kube_vrrp::convert::{ConvertError, ConvertOptions, HostFile, Output, convert};
 use kube_vrrp::spec::{
-    Announce, Authentication, FileTracker, InterfaceTracker, PriorityOverride, ProcessTracker,
-    ScriptTracker, SecretKeyRef, Tracker, VirtualIpSpec,
+    Announce, Authentication, FileTracker, InterfaceTracker, NotifyHooks, PriorityOverride,
+    ProcessTracker, ScriptTracker, SecretKeyRef, Tracker, VirtualIpSpec,
 };
 use proptest::prelude::*;
 
@@ -125,6 +125,7 @@ fn seed_spec(address: &str) -> VirtualIpSpec {
         startup_delay: "0s".into(),
         link_debounce: None,
         v3_checksum: None,
+        notify: None,
         trackers: seed_trackers(),
     }
 }
@@ -317,6 +318,7 @@ fn features_and_unsupported_options() {
         startup_delay: "0s".into(),
         link_debounce: None,
         v3_checksum: None,
+        notify: None,
         trackers: vec![
             Tracker {
                 interface: Some(InterfaceTracker {
@@ -346,6 +348,15 @@ fn features_and_unsupported_options() {
             },
         ],
     };
+    // notify_master and notify convert (standalone mode runs them).
+    let db = VirtualIpSpec {
+        notify: Some(NotifyHooks {
+            master: Some(vec!["/usr/local/bin/became-master.sh".into()]),
+            any: Some(vec!["/usr/local/bin/notify.sh".into()]),
+            ..NotifyHooks::default()
+        }),
+        ..db
+    };
     assert_eq!(file.virtual_ips[0].spec, db);
     let v6 = &file.virtual_ips[1].spec;
     assert_eq!(
@@ -368,8 +379,6 @@ fn features_and_unsupported_options() {
             w("features.conf", 55, "vrrp_sync_group"),
             w("features.conf", 60, "virtual_server"),
             w("features.conf", 31, "label"),
-            w("features.conf", 43, "notify_master"),
-            w("features.conf", 44, "notify"),
             w("features.conf", 45, "smtp_alert"),
         ]
     );
@@ -400,6 +409,7 @@ fn include_globs_are_relative_to_the_including_file() {
         startup_delay: "0s".into(),
         link_debounce: None,
         v3_checksum: None,
+        notify: None,
         trackers: vec![Tracker {
             script: Some(ScriptTracker {
                 command: vec!["/usr/bin/pgrep".into(), "-x".into(), "haproxy".into()],

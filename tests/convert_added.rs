@@ -188,3 +188,39 @@ vrrp_instance C {
         .to_string();
     assert!(e.contains("keepalived.conf:16:"), "{e}");
 }
+
+#[test]
+fn notify_keywords_convert_to_hooks() {
+    let text = r#"
+vrrp_instance A {
+    interface eth0
+    virtual_router_id 51
+    virtual_ipaddress {
+        198.51.100.100
+    }
+    notify_master "/etc/keepalived/master.sh up"
+    notify_backup /etc/keepalived/backup.sh
+    notify_fault /etc/keepalived/fault.sh root
+    notify_stop /etc/keepalived/stop.sh
+    notify /etc/keepalived/notify.sh
+    notify_deleted
+}
+"#;
+    let out = convert_text(text).unwrap_or_else(|e| panic!("{e}"));
+    let file = load(&out);
+    let n = file.virtual_ips[0].spec.notify.clone().expect("hooks");
+    let argv = |s: &[&str]| Some(s.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+    assert_eq!(n.master, argv(&["/etc/keepalived/master.sh", "up"]));
+    assert_eq!(n.backup, argv(&["/etc/keepalived/backup.sh"]));
+    assert_eq!(n.fault, argv(&["/etc/keepalived/fault.sh"]));
+    assert_eq!(n.stop, argv(&["/etc/keepalived/stop.sh"]));
+    assert_eq!(n.any, argv(&["/etc/keepalived/notify.sh"]));
+    assert_eq!(n.timeout, None);
+    // The user of notify_fault and notify_deleted are warned, nothing else.
+    let warned: Vec<_> = out
+        .warnings
+        .iter()
+        .map(|w| (w.line, w.option.as_str()))
+        .collect();
+    assert_eq!(warned, [(10, "notify_fault"), (13, "notify_deleted")]);
+}

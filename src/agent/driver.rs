@@ -12,6 +12,7 @@ mod host;
 
 use super::announcer::Announcer;
 use super::deadline::{EngineTimer, Timers};
+use super::notify::Notifier;
 use super::status::{StatusStore, rfc3339};
 use crate::metrics::Metrics;
 use crate::net::announce::FrameSender;
@@ -95,6 +96,8 @@ struct Driver {
     /// This instance's adverts-received and adverts-sent counters, looked up once.
     received: prometheus::IntCounter,
     sent: prometheus::IntCounter,
+    /// The notify hooks' queue.
+    notifier: Notifier,
 }
 
 /// Run one virtual router until it is told to shut down (or its channel closes). `trackers` is
@@ -115,7 +118,9 @@ pub async fn run(
     let labels = [cfg.name.as_str(), vrid.as_str()];
     let received = host.metrics.adverts_received.with_label_values(&labels);
     let sent = host.metrics.adverts_sent.with_label_values(&labels);
+    let notifier = Notifier::start(&cfg.name, &cfg.notify, &host.metrics);
     let mut d = Driver {
+        notifier,
         announcer: Announcer::new(cfg.announce.clone()),
         cfg,
         host,
@@ -151,6 +156,9 @@ pub async fn run(
     loop {
         d.execute().await;
         if d.stopped {
+            // The stop hook (and any still queued) may finish; the engine is done.
+            let bound = d.notifier.timeout() + Duration::from_secs(1);
+            d.notifier.finish(bound).await;
             break;
         }
         timer.set(d.inst.poll_timeout().map(|t| d.host.epoch + t));
@@ -390,45 +398,7 @@ impl Driver {
                         self.send_frames();
                     }
                 }
-                Action::StateChanged { from, to, reason } => {
-                    tracing::info!(
-                        vip = self.name(), vrid = self.cfg.instance.vrid, interface = %self.cfg.interface,
-                        priority = self.inst.priority(), %from, %to, %reason, "state changed"
-                    );
-                    let labels = [self.cfg.name.as_str(), self.vrid.as_str()];
-                    self.host
-                        .metrics
-                        .set_state(&self.cfg.name, self.cfg.instance.vrid, to);
-                    self.host
-                        .metrics
-                        .transitions
-                        .with_label_values(&[
-                            labels[0],
-                            labels[1],
-                            &to.to_string(),
-                            &reason.to_string(),
-                        ])
-                        .inc();
-                    let since = SystemTime::now();
-                    let unix = since
-                        .duration_since(SystemTime::UNIX_EPOCH)
-                        .unwrap_or_default()
-                        .as_secs();
-                    self.host
-                        .metrics
-                        .state_since
-                        .with_label_values(&labels)
-                        .set(unix as i64);
-                    self.published_master = self.inst.master();
-                    let master = self.published_master.map(|m| m.to_string());
-                    self.host.status.update(&self.cfg.name, |s| {
-                        s.state = to.into();
-                        s.reason = reason.to_string();
-                        s.since = rfc3339(since);
-                        s.master = master;
-                        s.counters.transitions += 1;
-                    });
-                }
+                Action::StateChanged { from, to, reason } => self.state_changed(from, to, reason),
                 Action::Stopped => self.stopped = true,
             }
         }

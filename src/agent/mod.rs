@@ -5,6 +5,7 @@ pub mod dataplane;
 pub mod deadline;
 pub mod driver;
 pub mod listener;
+pub mod notify;
 pub mod status;
 pub mod supervisor;
 

@@ -62,6 +62,8 @@ pub struct Supervisor {
     pods: Option<tokio::sync::watch::Receiver<crate::track::pods::PodsView>>,
     /// VIPs an earlier run left installed, not yet claimed by an instance.
     leftovers: Vec<KernelAddress>,
+    /// Whether notify hooks may run (standalone mode; see [`Supervisor::allow_notify_hooks`]).
+    hooks_allowed: bool,
 }
 
 impl Supervisor {
@@ -84,7 +86,16 @@ impl Supervisor {
             frames: HashMap::new(),
             pods: None,
             leftovers: Vec::new(),
+            hooks_allowed: false,
         }
+    }
+
+    /// Let instances run their notify hooks (`spec.notify`): standalone mode. The Kubernetes
+    /// agent never calls this, so a VirtualIP with hooks is refused there
+    /// ([`ErrorKind::HooksRefused`]): the agent runs in a locked-down pod with nothing to run,
+    /// and the VirtualIP's Events report every transition.
+    pub fn allow_notify_hooks(&mut self) {
+        self.hooks_allowed = true;
     }
 
     /// VIPs an earlier run left installed (it was killed while master): an instance that
@@ -187,6 +198,12 @@ impl Supervisor {
     }
 
     async fn start(&mut self, cfg: RouterConfig) -> Result<(), StartError> {
+        if !self.hooks_allowed && !cfg.notify.is_empty() {
+            return Err(StartError {
+                kind: ErrorKind::HooksRefused,
+                message: "spec.notify: notify hooks run only in standalone mode (kube-vrrp run --config, the static pod); the Kubernetes agent runs in a locked-down pod, and the VirtualIP's Events report every transition".into(),
+            });
+        }
         track::set::check_supported(&cfg.trackers, self.pods.is_some())
             .map_err(|e| e.to_string())?;
         let link = self
@@ -339,7 +356,14 @@ impl Supervisor {
 }
 
 /// A leaving master waits at most Master_Down_Interval for its successor; allow a second more.
+/// The stop hooks may then take their timeout.
 fn handover_bound(cfg: &RouterConfig) -> Duration {
+    let hooks = if cfg.notify.is_empty() {
+        Duration::ZERO
+    } else {
+        cfg.notify.timeout + Duration::from_secs(1)
+    };
     master_down_interval(cfg.instance.priority, cfg.instance.advert_interval)
         + Duration::from_secs(1)
+        + hooks
 }

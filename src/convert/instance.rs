@@ -9,12 +9,12 @@ use super::defs::{Defs, MAX_GARP, garp_repeat};
 use super::entries::{address, ip, reference, tracker};
 use super::keywords::{INSTANCE_UNSUPPORTED, reason, unknown_in};
 use super::parse::{Loc, Stmt, Word, error_at};
-use super::values::{arg, block, flag, int, no_block, secs, switch, value, weight};
+use super::values::{arg, block, flag, int, no_block, secs, split_command, switch, value, weight};
 use super::{ConvertError, Diagnostics};
 use crate::duration;
 use crate::spec::{
-    Announce, Authentication, InterfaceTracker, LinkDebounce, SecretKeyRef, Tracker, V3Checksum,
-    VirtualIpSpec,
+    Announce, Authentication, InterfaceTracker, LinkDebounce, NotifyHooks, SecretKeyRef, Tracker,
+    V3Checksum, VirtualIpSpec,
 };
 use crate::translate::parse_prefixed;
 
@@ -54,6 +54,7 @@ struct Body {
     garp_repeat: Option<u32>,
     garp_refresh: Option<Duration>,
     v3_checksum_as_v2: Option<(bool, Loc)>,
+    notify: Option<NotifyHooks>,
 }
 
 /// Convert a `vrrp_instance` statement; `None` when there is nothing to convert (no addresses).
@@ -135,6 +136,28 @@ fn keyword(
                     _ => return Err(unknown_in(a, "authentication")),
                 }
             }
+        }
+        "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+            no_block(k)?;
+            let first = arg(k, 0)?;
+            let argv = split_command(&first.text)
+                .map_err(|e| error_at(&first.loc, format!("{key}: {e}")))?;
+            if let Some(user) = k.args.get(1) {
+                diag.warn(
+                    &user.loc,
+                    key,
+                    "username/groupname have no equivalent: hooks run as the agent's user; ignored",
+                );
+            }
+            let n = b.notify.get_or_insert_with(NotifyHooks::default);
+            let slot = match key {
+                "notify_master" => &mut n.master,
+                "notify_backup" => &mut n.backup,
+                "notify_fault" => &mut n.fault,
+                "notify_stop" => &mut n.stop,
+                _ => &mut n.any,
+            };
+            *slot = Some(argv);
         }
         "v3_checksum_as_v2" => {
             b.v3_checksum_as_v2 = Some((switch(k, diag)?, k.key.loc.clone()));
@@ -362,6 +385,7 @@ fn finish(
         startup_delay: duration::format(g.startup_delay.unwrap_or_default()),
         link_debounce,
         v3_checksum,
+        notify: b.notify,
     };
     Ok(Some(Converted {
         name,

@@ -81,16 +81,11 @@ pub(crate) fn unknown(s: &Stmt, context: &str, diag: &mut Diagnostics) {
 pub(crate) const INSTANCE_UNSUPPORTED: &[(&[&str], &str)] = &[
     (
         &[
-            "notify",
-            "notify_master",
-            "notify_backup",
-            "notify_fault",
-            "notify_stop",
             "notify_deleted",
             "notify_master_rx_lower_pri",
             "notify_priority_changes",
         ],
-        "notify scripts have no equivalent (watch `kubectl get vip`, the Events or the /status endpoint)",
+        "no equivalent: only notify, notify_master, notify_backup, notify_fault and notify_stop map to spec.notify",
     ),
     (&["smtp_alert"], "email alerts have no equivalent"),
     (

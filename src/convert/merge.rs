@@ -121,7 +121,7 @@ fn group(
                 ),
             )
         };
-        let simple: [(&str, String, String); 8] = [
+        let simple: [(&str, String, String); 9] = [
             (
                 "virtual_ipaddress",
                 format!("{:?}", o.addresses),
@@ -161,6 +161,11 @@ fn group(
                 "v3_checksum_as_v2",
                 format!("{:?}", o.v3_checksum),
                 format!("{:?}", first.spec.v3_checksum),
+            ),
+            (
+                "notify",
+                format!("{:?}", o.notify),
+                format!("{:?}", first.spec.notify),
             ),
         ];
         for (option, theirs, ours) in simple {

@@ -41,3 +41,42 @@ pub enum V3Checksum {
     /// `v3_checksum_as_v2`, some older RFC 5798 implementations). VRRPv3 over IPv4 only.
     WithoutPseudoHeader,
 }
+
+/// keepalived's notify scripts: commands run on this instance's transitions, in standalone
+/// mode only (`kube-vrrp run`, the static pod). In Kubernetes the API server refuses them
+/// and the agent reports the VirtualIP `Invalid` (NotifyHooksRefused): the agent runs in a
+/// locked-down pod with nothing to run, and the VirtualIP's Events report every transition.
+#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotifyHooks {
+    /// Run on becoming master (`notify_master`); an argv, no shell unless named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub master: Option<Vec<String>>,
+    /// Run on becoming backup (`notify_backup`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub backup: Option<Vec<String>>,
+    /// Run on entering Fault (`notify_fault`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub fault: Option<Vec<String>>,
+    /// Run when the instance stops (`notify_stop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub stop: Option<Vec<String>>,
+    /// Run on every transition after the specific hook (`notify`), with keepalived's four
+    /// arguments appended: `INSTANCE`, the VirtualIP's name, the new state (`MASTER`,
+    /// `BACKUP`, `FAULT`, `STOP`) and the priority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub any: Option<Vec<String>>,
+    /// A hook still running after this long is killed (its process group) and counted as
+    /// failed: 10ms..10m, default 10s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+    )]
+    pub timeout: Option<String>,
+}

@@ -7,7 +7,10 @@ use tokio::time::Instant;
 
 use super::Driver;
 use crate::net::announce::frame_for;
-use crate::vrrp::State;
+use std::time::SystemTime;
+
+use super::rfc3339;
+use crate::vrrp::{State, TransitionReason};
 
 /// Announcement frames sent at once before the rest of a burst is paced.
 const INLINE_FRAMES: usize = 64;
@@ -48,6 +51,43 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// The engine changed state: log, metrics, status, and the notify hooks.
+    pub(super) fn state_changed(&mut self, from: State, to: State, reason: TransitionReason) {
+        tracing::info!(
+            vip = self.name(), vrid = self.cfg.instance.vrid, interface = %self.cfg.interface,
+            priority = self.inst.priority(), %from, %to, %reason, "state changed"
+        );
+        let labels = [self.cfg.name.as_str(), self.vrid.as_str()];
+        self.host
+            .metrics
+            .set_state(&self.cfg.name, self.cfg.instance.vrid, to);
+        self.host
+            .metrics
+            .transitions
+            .with_label_values(&[labels[0], labels[1], &to.to_string(), &reason.to_string()])
+            .inc();
+        let since = SystemTime::now();
+        let unix = since
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        self.host
+            .metrics
+            .state_since
+            .with_label_values(&labels)
+            .set(unix as i64);
+        self.published_master = self.inst.master();
+        let master = self.published_master.map(|m| m.to_string());
+        self.host.status.update(&self.cfg.name, |s| {
+            s.state = to.into();
+            s.reason = reason.to_string();
+            s.since = rfc3339(since);
+            s.master = master;
+            s.counters.transitions += 1;
+        });
+        self.notifier.transition(to, self.inst.priority());
     }
 
     pub(super) fn action_error(&self, action: &str, error: &str) {

@@ -137,6 +137,14 @@ pub struct VirtualIpSpec {
     /// VirtualIP's Events report transitions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<NotifyHooks>,
+    /// keepalived's `vrrp_sync_group`: VirtualIPs with the same group fail over together on
+    /// each node (a node is master of all of them or of none). A DNS label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
+    pub sync_group: Option<String>,
 }
 
 fn default_version() -> u8 {

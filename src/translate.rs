@@ -87,6 +87,8 @@ pub struct RouterConfig {
     pub checksum: crate::vrrp::packet::ChecksumForm,
     /// Notify hooks (`spec.notify`; standalone mode only).
     pub notify: NotifyConfig,
+    /// The sync group (`spec.syncGroup`).
+    pub sync_group: Option<String>,
 }
 
 /// Node-independent checks of a spec: every problem, each naming its field.
@@ -439,5 +441,6 @@ pub fn translate(
             .and_then(|m| duration::parse(m).ok()),
         checksum: added::checksum(spec),
         notify: added::notify(spec),
+        sync_group: spec.sync_group.clone(),
     }))
 }

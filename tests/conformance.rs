@@ -4,7 +4,9 @@
 //! Line 1: `{"rfc": "...", "rule": "...", "config": {...}}`. Every later line:
 //! `{"at": "<duration>", "input": ..., "expect": ["<action>", ...], "next_timeout": "<duration>"|null}`.
 //! Inputs: "startup", "startup_holding" (addresses left installed by a killed run), "timeout" (asserts the deadline is exactly `at`), "shutdown", "release",
-//! {"advert": {...}}, {"adjust": N}, {"link": "up"|"down"}, {"tracker_fault": bool}.
+//! {"advert": {...}}, {"adjust": N}, {"link": "up"|"down"}, {"tracker_fault": bool},
+//! {"group": {"fault": bool, "adjustment": N|null}} (the sync group's input). A step may assert
+//! the instance's report to its sync group: `"view": {"own_fault": bool, "adjustment": N}`.
 //! A discarded advert expects "discard <reason>"; an address-list mismatch "accepted address_mismatch".
 
 use std::net::IpAddr;
@@ -12,6 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kube_vrrp::duration;
+use kube_vrrp::vrrp::sync::GroupInput;
 use kube_vrrp::vrrp::{Advert, Auth, Instance, InstanceConfig, LinkDebounce, Version};
 use serde::Deserialize;
 use serde_json::Value;
@@ -61,6 +64,16 @@ struct Step {
     /// Required on every step: a duration, or `null` for "no deadline armed".
     #[serde(deserialize_with = "required_nullable")]
     next_timeout: Option<String>,
+    /// Optional: what the instance reports to its sync group afterwards.
+    #[serde(default)]
+    view: Option<ViewOut>,
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct ViewOut {
+    own_fault: bool,
+    adjustment: i32,
 }
 
 /// A field that must be present and may be `null` (serde treats a missing `Option` as `None`
@@ -172,6 +185,14 @@ fn run(file: &str) {
                 inst.handle_priority_adjustment(now, o["adjust"].as_i64().expect("adjust") as i32)
             }
             Value::Object(o) if o.contains_key("link") => inst.handle_link(now, o["link"] == "up"),
+            Value::Object(o) if o.contains_key("group") => {
+                let g = &o["group"];
+                let input = GroupInput {
+                    fault: g["fault"].as_bool().expect("group.fault"),
+                    adjustment: g["adjustment"].as_i64().map(|a| a as i32),
+                };
+                inst.handle_group(now, input)
+            }
             Value::Object(o) if o.contains_key("tracker_fault") => {
                 inst.handle_tracker_fault(now, o["tracker_fault"].as_bool().expect("bool"))
             }
@@ -186,6 +207,14 @@ fn run(file: &str) {
             step.next_timeout.as_deref().map(dur),
             "{ctx}: next deadline"
         );
+        if let Some(want) = &step.view {
+            let v = inst.view();
+            let got = ViewOut {
+                own_fault: v.own_fault,
+                adjustment: v.adjustment,
+            };
+            assert_eq!(&got, want, "{ctx}: view");
+        }
     }
 }
 
@@ -257,4 +286,7 @@ transcripts!(
     startup_delay_drops_leftover,
     link_debounce_absorbs_a_blip,
     link_debounce_faults_after_a_lasting_outage,
+    sync_group_fault_follows,
+    sync_group_lowest_adjustment_applies,
+    sync_group_reports_own_faults_and_adjustment,
 );

@@ -126,6 +126,7 @@ fn seed_spec(address: &str) -> VirtualIpSpec {
         link_debounce: None,
         v3_checksum: None,
         notify: None,
+        sync_group: None,
         trackers: seed_trackers(),
     }
 }
@@ -319,6 +320,7 @@ fn features_and_unsupported_options() {
         link_debounce: None,
         v3_checksum: None,
         notify: None,
+        sync_group: None,
         trackers: vec![
             Tracker {
                 interface: Some(InterfaceTracker {
@@ -355,6 +357,8 @@ fn features_and_unsupported_options() {
             any: Some(vec!["/usr/local/bin/notify.sh".into()]),
             ..NotifyHooks::default()
         }),
+        // vrrp_sync_group G1 { group { DB } }
+        sync_group: Some("g1".into()),
         ..db
     };
     assert_eq!(file.virtual_ips[0].spec, db);
@@ -376,7 +380,6 @@ fn features_and_unsupported_options() {
         [
             w("features.conf", 4, "notification_email"),
             w("features.conf", 7, "smtp_server"),
-            w("features.conf", 55, "vrrp_sync_group"),
             w("features.conf", 60, "virtual_server"),
             w("features.conf", 31, "label"),
             w("features.conf", 45, "smtp_alert"),
@@ -410,6 +413,7 @@ fn include_globs_are_relative_to_the_including_file() {
         link_debounce: None,
         v3_checksum: None,
         notify: None,
+        sync_group: None,
         trackers: vec![Tracker {
             script: Some(ScriptTracker {
                 command: vec!["/usr/bin/pgrep".into(), "-x".into(), "haproxy".into()],

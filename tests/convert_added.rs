@@ -224,3 +224,63 @@ vrrp_instance A {
         .collect();
     assert_eq!(warned, [(10, "notify_fault"), (13, "notify_deleted")]);
 }
+
+#[test]
+fn vrrp_sync_group_converts_to_sync_group() {
+    let text = r#"
+vrrp_sync_group LVS_NAT {
+    group {
+        FRONT
+        BACK
+    }
+    notify_master /etc/keepalived/group-master.sh
+}
+vrrp_sync_group OTHER {
+    group {
+        BACK
+    }
+}
+vrrp_instance FRONT {
+    interface eth0
+    virtual_router_id 51
+    virtual_ipaddress {
+        198.51.100.100
+    }
+}
+vrrp_instance BACK {
+    interface eth1
+    virtual_router_id 52
+    virtual_ipaddress {
+        203.0.113.1
+    }
+}
+vrrp_instance ALONE {
+    interface eth0
+    virtual_router_id 53
+    virtual_ipaddress {
+        198.51.100.101
+    }
+}
+"#;
+    let out = convert_text(text).unwrap_or_else(|e| panic!("{e}"));
+    let file = load(&out);
+    let groups: Vec<_> = file
+        .virtual_ips
+        .iter()
+        .map(|v| (v.name.as_str(), v.spec.sync_group.as_deref()))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            ("front", Some("lvs-nat")),
+            ("back", Some("lvs-nat")),
+            ("alone", None)
+        ]
+    );
+    let warned: Vec<_> = out
+        .warnings
+        .iter()
+        .map(|w| (w.line, w.option.as_str()))
+        .collect();
+    assert_eq!(warned, [(7, "notify_master"), (11, "vrrp_sync_group")]);
+}

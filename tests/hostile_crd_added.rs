@@ -30,6 +30,7 @@ fn the_crd_refuses_hooks_and_bounds_the_added_fields() {
             "spec.v3Checksum",
         ),
         ("  v3Checksum: Sometimes\n", "spec.v3Checksum"),
+        ("  syncGroup: Bad_Name\n", "spec.syncGroup"),
         (
             "  trackers: [{name: f, file: {path: /x, interval: 1x}}]\n",
             "interval",
@@ -49,7 +50,7 @@ fn the_crd_refuses_hooks_and_bounds_the_added_fields() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     let ok = base(
-        "  startupDelay: 5500ms\n  linkDebounce: {down: 500ms, up: 2s}\n  v3Checksum: WithoutPseudoHeader\n  trackers: [{name: f, file: {path: /x, interval: 100ms}}]\n",
+        "  startupDelay: 5500ms\n  linkDebounce: {down: 500ms, up: 2s}\n  v3Checksum: WithoutPseudoHeader\n  syncGroup: lvs-nat\n  trackers: [{name: f, file: {path: /x, interval: 100ms}}]\n",
     );
     let out = api.apply(&bed, &ok);
     assert!(

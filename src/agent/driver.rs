@@ -14,12 +14,14 @@ use super::announcer::Announcer;
 use super::deadline::{EngineTimer, Timers};
 use super::notify::Notifier;
 use super::status::{StatusStore, rfc3339};
+use super::sync::SyncGroup;
 use crate::metrics::Metrics;
 use crate::net::announce::FrameSender;
 use crate::net::netlink::{Link, Netlink};
 use crate::net::socket::{VrrpSocket, group_for};
 use crate::track::Contribution;
 use crate::translate::RouterConfig;
+use crate::vrrp::sync::{GroupInput, MemberView};
 use crate::vrrp::{Action, Advert, Discard, Instance, State};
 
 /// What a driver is told from outside.
@@ -41,6 +43,8 @@ pub enum Command {
         /// A weight-0 tracker is down.
         fault: bool,
     },
+    /// The sync group's input changed.
+    Group(GroupInput),
     /// Leave gracefully (priority 0 and handover when master) and stop.
     Shutdown,
     /// Leave at once (priority 0, addresses removed now) and stop: the VirtualIP is deleted.
@@ -66,6 +70,8 @@ pub struct Host {
     pub epoch: Instant,
     /// The shared deadline timer (tokio's timers if it could not be had).
     pub timers: Option<Timers>,
+    /// The sync group this instance belongs to on this node, if any.
+    pub group: Option<SyncGroup>,
 }
 
 /// How long an installed VIP lives unless refreshed: a little over the backups'
@@ -98,6 +104,8 @@ struct Driver {
     sent: prometheus::IntCounter,
     /// The notify hooks' queue.
     notifier: Notifier,
+    /// What was last reported to the sync group.
+    reported: MemberView,
 }
 
 /// Run one virtual router until it is told to shut down (or its channel closes). `trackers` is
@@ -121,6 +129,7 @@ pub async fn run(
     let notifier = Notifier::start(&cfg.name, &cfg.notify, &host.metrics);
     let mut d = Driver {
         notifier,
+        reported: MemberView::default(),
         announcer: Announcer::new(cfg.announce.clone()),
         cfg,
         host,
@@ -155,6 +164,7 @@ pub async fn run(
     }
     loop {
         d.execute().await;
+        d.report_to_group();
         if d.stopped {
             // The stop hook (and any still queued) may finish; the engine is done.
             let bound = d.notifier.timeout() + Duration::from_secs(1);
@@ -316,6 +326,11 @@ impl Driver {
             Command::Trackers { adjustment, fault } => {
                 self.apply_trackers(now, Contribution { adjustment, fault });
             }
+            Command::Group(input) => {
+                let before = self.inst.priority();
+                self.inst.handle_group(now, input);
+                self.publish_priority(before, None);
+            }
             Command::Shutdown => self.inst.handle_shutdown(now),
             Command::Release => self.inst.handle_release(now),
         }
@@ -327,23 +342,7 @@ impl Driver {
         self.inst
             .handle_priority_adjustment(now, trackers.adjustment);
         self.inst.handle_tracker_fault(now, trackers.fault);
-        let p = self.inst.priority();
-        if p != before {
-            tracing::info!(
-                vip = self.name(),
-                vrid = self.cfg.instance.vrid,
-                from = before,
-                to = p,
-                adjustment = trackers.adjustment,
-                "effective priority changed"
-            );
-        }
-        self.host
-            .metrics
-            .priority
-            .with_label_values(&[self.cfg.name.as_str(), self.vrid.as_str()])
-            .set(i64::from(p));
-        self.host.status.update(&self.cfg.name, |s| s.priority = p);
+        self.publish_priority(before, Some(trackers.adjustment));
     }
 
     async fn link_update(&mut self, update: Result<Link, broadcast::error::RecvError>) {

@@ -8,6 +8,7 @@ pub mod listener;
 pub mod notify;
 pub mod status;
 pub mod supervisor;
+pub mod sync;
 
 pub use status::{InstanceStatus, StatusStore};
 pub use supervisor::{Desired, Supervisor};

@@ -13,6 +13,7 @@ use super::deadline::Timers;
 use super::driver::{self, Command, Host};
 use super::listener::Listener;
 use super::status::{ErrorKind, ReportedState, StatusStore};
+use super::sync::SyncGroup;
 use crate::metrics::Metrics;
 use crate::net::announce::FrameSender;
 use crate::net::netlink::{KernelAddress, Link, Netlink};
@@ -64,6 +65,8 @@ pub struct Supervisor {
     leftovers: Vec<KernelAddress>,
     /// Whether notify hooks may run (standalone mode; see [`Supervisor::allow_notify_hooks`]).
     hooks_allowed: bool,
+    /// The sync groups of this node's instances, by name.
+    groups: HashMap<String, SyncGroup>,
 }
 
 impl Supervisor {
@@ -87,6 +90,7 @@ impl Supervisor {
             pods: None,
             leftovers: Vec::new(),
             hooks_allowed: false,
+            groups: HashMap::new(),
         }
     }
 
@@ -252,7 +256,17 @@ impl Supervisor {
             }
             routes.insert(cfg.instance.vrid, tx.clone());
         }
+        let group = cfg.sync_group.as_ref().map(|g| {
+            let group = self
+                .groups
+                .entry(g.clone())
+                .or_insert_with(|| SyncGroup::start(g))
+                .clone();
+            group.join(&cfg.name, tx.clone());
+            group
+        });
         let host = Host {
+            group,
             netlink: self.netlink.clone(),
             socket: listener.socket.clone(),
             frames,
@@ -305,6 +319,7 @@ impl Supervisor {
             return;
         };
         r.trackers.stop().await;
+        self.leave_group(&r.cfg);
         let command = if release {
             Command::Release
         } else {
@@ -324,6 +339,22 @@ impl Supervisor {
                 .remove(&r.cfg.instance.vrid);
         }
         self.metrics.remove_instance(name, r.cfg.instance.vrid);
+    }
+
+    /// Take a stopping instance out of its sync group (the others stop following it); a
+    /// group left without members ends.
+    fn leave_group(&mut self, cfg: &RouterConfig) {
+        let Some(g) = &cfg.sync_group else { return };
+        if let Some(group) = self.groups.get(g) {
+            group.leave(&cfg.name);
+        }
+        let still = self
+            .running
+            .values()
+            .any(|r| r.cfg.sync_group.as_ref() == Some(g));
+        if !still {
+            self.groups.remove(g);
+        }
     }
 
     /// Send tracker state to an instance.

@@ -64,6 +64,8 @@ pub(crate) struct Defs {
     pub files: BTreeMap<String, FileDef>,
     /// interface_up_down_delays: (down, up) per interface.
     pub link_delays: BTreeMap<String, (Duration, Duration)>,
+    /// vrrp_sync_group: the group (as a DNS label) of each member vrrp_instance.
+    pub sync_groups: BTreeMap<String, String>,
 }
 
 /// Read the top level: the definitions, and the `vrrp_instance` statements in order.
@@ -79,6 +81,7 @@ pub(crate) fn top_level<'a>(
             "global_defs" => global_defs(s, &mut defs.globals, diag)?,
             "vrrp_instance" => instances.push(s),
             "interface_up_down_delays" => link_delays(s, &mut defs.link_delays, diag)?,
+            "vrrp_sync_group" => sync_group(s, &mut defs.sync_groups, diag)?,
             "vrrp_script" | "vrrp_track_process" | "track_file" | "vrrp_track_file" => {
                 let name = arg(s, 0)?;
                 extra(s, 1, diag);
@@ -200,6 +203,51 @@ fn link_delays(
         };
         extra(d, 2, diag);
         out.insert(d.key.text.clone(), (down, up));
+    }
+    Ok(())
+}
+
+/// `vrrp_sync_group NAME { group { INSTANCE ... } ... }`: each member gets `syncGroup`, NAME
+/// made a DNS label. The group's own notify and tracking options are warned (set them on the
+/// instances); an instance in two groups keeps the first (keepalived refuses the second).
+fn sync_group(
+    s: &Stmt,
+    out: &mut BTreeMap<String, String>,
+    diag: &mut Diagnostics,
+) -> Result<(), ConvertError> {
+    let name = arg(s, 0)?;
+    extra(s, 1, diag);
+    let label = if name.text.chars().any(|c| c.is_ascii_alphanumeric()) {
+        super::dns_name(&name.text, 0)
+    } else {
+        "sync-group".to_string()
+    };
+    for d in block(s)? {
+        let key = d.key.text.as_str();
+        match key {
+            "group" => {
+                for m in block(d)? {
+                    super::values::no_block(m)?;
+                    if let Some(first) = out.get(&m.key.text) {
+                        diag.warn(
+                            &m.key.loc,
+                            "vrrp_sync_group",
+                            format!(
+                                "{} is already in sync group {first}; keepalived refuses a second group",
+                                super::shown(&m.key.text)
+                            ),
+                        );
+                        continue;
+                    }
+                    out.insert(m.key.text.clone(), label.clone());
+                }
+            }
+            _ => diag.warn(
+                &d.key.loc,
+                key,
+                "a sync group option without equivalent (set notify hooks and trackers on each VirtualIP); ignored",
+            ),
+        }
     }
     Ok(())
 }

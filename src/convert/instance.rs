@@ -386,6 +386,7 @@ fn finish(
         link_debounce,
         v3_checksum,
         notify: b.notify,
+        sync_group: defs.sync_groups.get(&name).cloned(),
     };
     Ok(Some(Converted {
         name,

@@ -10,10 +10,6 @@ use super::parse::Stmt;
 /// Top-level blocks without an equivalent, and why.
 pub(crate) const TOP_UNSUPPORTED: &[(&[&str], &str)] = &[
     (
-        &["vrrp_sync_group"],
-        "sync groups are not supported yet: each VirtualIP fails over on its own",
-    ),
-    (
         &["virtual_server", "virtual_server_group"],
         "LVS load balancing has no equivalent (use a Kubernetes Service)",
     ),

@@ -121,7 +121,7 @@ fn group(
                 ),
             )
         };
-        let simple: [(&str, String, String); 9] = [
+        let simple: [(&str, String, String); 10] = [
             (
                 "virtual_ipaddress",
                 format!("{:?}", o.addresses),
@@ -166,6 +166,11 @@ fn group(
                 "notify",
                 format!("{:?}", o.notify),
                 format!("{:?}", first.spec.notify),
+            ),
+            (
+                "vrrp_sync_group",
+                format!("{:?}", o.sync_group),
+                format!("{:?}", first.spec.sync_group),
             ),
         ];
         for (option, theirs, ours) in simple {

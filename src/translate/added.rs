@@ -66,6 +66,22 @@ impl NotifyConfig {
 
 /// Check the added fields; every problem names its field.
 pub(super) fn validate(spec: &VirtualIpSpec, errors: &mut Vec<SpecError>) {
+    if let Some(g) = &spec.sync_group {
+        let label = !g.is_empty()
+            && g.len() <= 63
+            && g.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !g.starts_with('-')
+            && !g.ends_with('-');
+        if !label {
+            errors.push(err(
+                "spec.syncGroup",
+                format!(
+                    "{g:?} must be a DNS label: lower-case letters, digits and '-', at most 63"
+                ),
+            ));
+        }
+    }
     if let Some(n) = &spec.notify {
         for (field, argv) in [
             ("master", &n.master),

@@ -9,11 +9,14 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 pub use super::action::{Action, State, TransitionReason};
-use super::link::{DebouncedLink, LinkDebounce, LinkReport};
+use super::link::{DebouncedLink, LinkDebounce};
 use super::packet::{Accepted, Advert, Auth, Discard, Expectation, Version};
 use super::priority::{self, OWNER, STOP};
+use super::sync::GroupInput;
 use super::timers::{from_centis, join_down_interval, master_down_interval, skew_time, to_centis};
 
+mod fault;
+mod group;
 mod stop;
 
 /// What one virtual router is configured with.
@@ -69,6 +72,10 @@ pub struct Instance {
     link: DebouncedLink,
     /// Set while the start waits for `startup_delay`.
     startup_timer: Option<Duration>,
+    /// The sync group's input (see [`super::sync`]).
+    group: GroupInput,
+    /// This instance's own tracker adjustment (the group may lower what applies).
+    own_adjustment: i32,
     tracker_fault: bool,
     started: bool,
     stopping: bool,
@@ -98,6 +105,8 @@ impl Instance {
             master: None,
             link,
             startup_timer: None,
+            group: GroupInput::default(),
+            own_adjustment: 0,
             tracker_fault: false,
             started: false,
             stopping: false,
@@ -197,12 +206,14 @@ impl Instance {
 
     /// Join the virtual router from Initialize or Fault, as at startup.
     fn join(&mut self, now: Duration, reason: TransitionReason) {
-        if !self.link.is_up() || self.tracker_fault {
+        if !self.link.is_up() || self.tracker_fault || self.group.fault {
             self.drop_leftover();
             let why = if !self.link.is_up() {
                 TransitionReason::LinkDown
-            } else {
+            } else if self.tracker_fault {
                 TransitionReason::TrackerFault
+            } else {
+                TransitionReason::SyncGroup
             };
             self.enter(now, State::Fault, why);
             return;
@@ -364,59 +375,20 @@ impl Instance {
         }
     }
 
-    /// The effective priority changed (base adjusted by tracker weights; see
-    /// [`priority::effective`]). Takes effect in the next advert and timer.
+    /// The trackers' adjustment changed (base adjusted by tracker weights; see
+    /// [`priority::effective`]; in a sync group the lowest adjustment of its members applies).
+    /// Takes effect in the next advert and timer.
     pub fn handle_priority_adjustment(&mut self, _now: Duration, adjustment: i32) {
+        self.own_adjustment = adjustment;
+        self.apply_adjustment();
+    }
+
+    fn apply_adjustment(&mut self) {
+        let adjustment = match self.group.adjustment {
+            Some(group) => self.own_adjustment.min(group),
+            None => self.own_adjustment,
+        };
         self.priority = priority::effective(self.cfg.priority, adjustment);
-    }
-
-    /// A weight-0 tracker went down (`true`) or came back (`false`).
-    pub fn handle_tracker_fault(&mut self, now: Duration, fault: bool) {
-        self.tracker_fault = fault;
-        self.update_fault(now, TransitionReason::TrackerFault);
-    }
-
-    /// The interface's link went down (`false`) or came back (`true`). Before the start the
-    /// state is taken as is; after it, a change takes effect once it has lasted
-    /// `link_debounce` (at once with no delay). A master whose link comes back within the
-    /// delay announces its addresses again: the switch may have forgotten where they are.
-    pub fn handle_link(&mut self, now: Duration, up: bool) {
-        if !self.started {
-            self.link.set(up);
-            return;
-        }
-        match self.link.report(now, up) {
-            LinkReport::Changed(_) => self.update_fault(now, TransitionReason::LinkDown),
-            LinkReport::Absorbed if self.state == State::Master && up => {
-                self.actions.push_back(Action::Reannounce)
-            }
-            LinkReport::Absorbed | LinkReport::Pending | LinkReport::Unchanged => {}
-        }
-    }
-
-    fn update_fault(&mut self, now: Duration, reason: TransitionReason) {
-        let link_down = !self.link.is_up();
-        let faulty = link_down || self.tracker_fault;
-        if !self.started || self.stopping {
-            return;
-        }
-        match (self.state, faulty) {
-            (State::Fault, false) => self.join(now, TransitionReason::FaultCleared),
-            (State::Fault, true) | (State::Initialize, _) => {}
-            (State::Master, true) => {
-                // Tell the backups at once when we still can (a tracker fault, link up).
-                if !link_down {
-                    self.send_advert(STOP);
-                }
-                self.actions.push_back(Action::RemoveVips);
-                self.enter(now, State::Fault, reason);
-            }
-            (State::Backup, true) => {
-                self.drop_leftover();
-                self.enter(now, State::Fault, reason);
-            }
-            (_, false) => {}
-        }
     }
 
     fn become_master(&mut self, now: Duration, reason: TransitionReason) {

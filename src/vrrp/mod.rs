@@ -8,6 +8,7 @@ pub mod fsm;
 pub mod link;
 pub mod packet;
 pub mod priority;
+pub mod sync;
 pub mod timers;
 
 pub use fsm::{Action, Instance, InstanceConfig, State, TransitionReason};

@@ -90,6 +90,48 @@ impl Driver {
         self.notifier.transition(to, self.inst.priority());
     }
 
+    /// Log a change of the effective priority from `before` (with the trackers' `adjustment`,
+    /// or as the sync group's when `None`) and publish it.
+    pub(super) fn publish_priority(&self, before: u8, adjustment: Option<i32>) {
+        let p = self.inst.priority();
+        if p != before {
+            match adjustment {
+                Some(adjustment) => tracing::info!(
+                    vip = self.name(),
+                    vrid = self.cfg.instance.vrid,
+                    from = before,
+                    to = p,
+                    adjustment,
+                    "effective priority changed"
+                ),
+                None => tracing::info!(
+                    vip = self.name(),
+                    vrid = self.cfg.instance.vrid,
+                    from = before,
+                    to = p,
+                    "effective priority changed with its sync group"
+                ),
+            }
+        }
+        self.host
+            .metrics
+            .priority
+            .with_label_values(&[self.cfg.name.as_str(), self.vrid.as_str()])
+            .set(i64::from(p));
+        self.host.status.update(&self.cfg.name, |s| s.priority = p);
+    }
+
+    /// Tell the sync group what changed, if anything.
+    pub(super) fn report_to_group(&mut self) {
+        if let Some(group) = &self.host.group {
+            let view = self.inst.view();
+            if view != self.reported {
+                self.reported = view;
+                group.report(&self.cfg.name, view);
+            }
+        }
+    }
+
     pub(super) fn action_error(&self, action: &str, error: &str) {
         tracing::warn!(vip = %self.cfg.name, action, error, "action failed");
         self.host

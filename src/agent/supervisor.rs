@@ -398,3 +398,6 @@ fn handover_bound(cfg: &RouterConfig) -> Duration {
         + Duration::from_secs(1)
         + hooks
 }
+
+#[cfg(test)]
+mod tests;

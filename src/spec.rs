@@ -40,6 +40,7 @@ pub use added::{LinkDebounce, NotifyHooks, V3Checksum};
 #[x_kube(validation = Rule::new("self.addresses.all(a, a.contains(':')) || self.addresses.all(a, !a.contains(':'))").message("spec.addresses: all addresses must be of one family (IPv4 or IPv6)"))]
 #[x_kube(validation = Rule::new("self.version == 3 || self.addresses.all(a, !a.contains(':'))").message("spec.addresses: VRRPv2 carries IPv4 only; use version: 3 for IPv6"))]
 #[x_kube(validation = Rule::new("self.version == 2 ? (duration(self.advertInterval) >= duration('1s') && duration(self.advertInterval) <= duration('255s') && duration(self.advertInterval).getMilliseconds() % 1000 == 0) : (duration(self.advertInterval) >= duration('10ms') && duration(self.advertInterval) <= duration('40950ms') && duration(self.advertInterval).getMilliseconds() % 10 == 0)").message("spec.advertInterval: VRRPv3 takes 10ms..40.95s in steps of 10ms; VRRPv2 takes whole seconds 1s..255s"))]
+#[x_kube(validation = Rule::new("!has(self.virtualMac) || !self.virtualMac || self.addresses.all(a, !a.contains(':'))").message("spec.virtualMac: IPv4 only (a virtual MAC for IPv6 is not supported yet)"))]
 #[x_kube(validation = Rule::new("!has(self.notify)").message("spec.notify: notify hooks run only in standalone mode (kube-vrrp run --config, the static pod); in Kubernetes the agent runs in a locked-down pod and the VirtualIP's Events report every transition"))]
 #[x_kube(validation = Rule::new("!has(self.v3Checksum) || self.v3Checksum == 'Standard' || (self.version == 3 && self.addresses.all(a, !a.contains(':')))").message("spec.v3Checksum: WithoutPseudoHeader applies to VRRPv3 over IPv4 only"))]
 #[x_kube(validation = Rule::new("!has(self.maxAdvertInterval) || (duration(self.maxAdvertInterval) >= duration(self.advertInterval) && duration(self.maxAdvertInterval) <= duration('255s'))").message("spec.maxAdvertInterval: must be at least spec.advertInterval and at most 255s"))]
@@ -145,6 +146,11 @@ pub struct VirtualIpSpec {
         regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     )]
     pub sync_group: Option<String>,
+    /// keepalived's `use_vmac`: the master holds the VIP on a macvlan `vrrp.{vrid}` with the
+    /// RFC 5798 virtual MAC 00-00-5E-00-01-{vrid}, so clients keep one MAC across failovers.
+    /// IPv4 only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub virtual_mac: bool,
 }
 
 fn default_version() -> u8 {

@@ -89,6 +89,8 @@ pub struct RouterConfig {
     pub notify: NotifyConfig,
     /// The sync group (`spec.syncGroup`).
     pub sync_group: Option<String>,
+    /// Hold the VIPs on a virtual MAC interface (`spec.virtualMac`).
+    pub virtual_mac: bool,
 }
 
 /// Node-independent checks of a spec: every problem, each naming its field.
@@ -442,5 +444,6 @@ pub fn translate(
         checksum: added::checksum(spec),
         notify: added::notify(spec),
         sync_group: spec.sync_group.clone(),
+        virtual_mac: spec.virtual_mac,
     }))
 }

@@ -127,6 +127,7 @@ fn seed_spec(address: &str) -> VirtualIpSpec {
         v3_checksum: None,
         notify: None,
         sync_group: None,
+        virtual_mac: false,
         trackers: seed_trackers(),
     }
 }
@@ -321,6 +322,7 @@ fn features_and_unsupported_options() {
         v3_checksum: None,
         notify: None,
         sync_group: None,
+        virtual_mac: false,
         trackers: vec![
             Tracker {
                 interface: Some(InterfaceTracker {
@@ -414,6 +416,7 @@ fn include_globs_are_relative_to_the_including_file() {
         v3_checksum: None,
         notify: None,
         sync_group: None,
+        virtual_mac: false,
         trackers: vec![Tracker {
             script: Some(ScriptTracker {
                 command: vec!["/usr/bin/pgrep".into(), "-x".into(), "haproxy".into()],

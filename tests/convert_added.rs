@@ -284,3 +284,51 @@ vrrp_instance ALONE {
         .collect();
     assert_eq!(warned, [(7, "notify_master"), (11, "vrrp_sync_group")]);
 }
+
+#[test]
+fn use_vmac_converts_to_virtual_mac_for_ipv4() {
+    let text = r#"
+vrrp_instance A {
+    interface eth0
+    virtual_router_id 51
+    use_vmac
+    vmac_xmit_base
+    virtual_ipaddress {
+        198.51.100.100
+    }
+}
+vrrp_instance B {
+    interface eth0
+    virtual_router_id 52
+    use_vmac vrrp_b
+    virtual_ipaddress {
+        198.51.100.101
+    }
+}
+vrrp_instance C {
+    interface eth0
+    virtual_router_id 53
+    use_vmac
+    virtual_ipaddress {
+        2001:db8::100
+    }
+}
+"#;
+    let out = convert_text(text).unwrap_or_else(|e| panic!("{e}"));
+    let file = load(&out);
+    let vmac: Vec<_> = file
+        .virtual_ips
+        .iter()
+        .map(|v| v.spec.virtual_mac)
+        .collect();
+    assert_eq!(vmac, [true, true, false]);
+    let warned: Vec<_> = out
+        .warnings
+        .iter()
+        .map(|w| (w.line, w.option.as_str()))
+        .collect();
+    assert_eq!(
+        warned,
+        [(6, "vmac_xmit_base"), (14, "use_vmac"), (22, "use_vmac")]
+    );
+}

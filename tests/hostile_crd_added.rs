@@ -48,9 +48,19 @@ fn the_crd_refuses_hooks_and_bounds_the_added_fields() {
             let _ = api.kubectl(&bed, &["delete", "vip", "bad", "--ignore-not-found"]);
         }
     }
+    let v6 = base("  virtualMac: true\n").replace("[198.51.100.1]", "[2001:db8::1]");
+    let out = api.apply(&bed, &v6);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || !stderr.contains("spec.virtualMac") {
+        failures.push(format!(
+            "virtualMac on IPv6: success={} {stderr}",
+            out.status.success()
+        ));
+        let _ = api.kubectl(&bed, &["delete", "vip", "bad", "--ignore-not-found"]);
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     let ok = base(
-        "  startupDelay: 5500ms\n  linkDebounce: {down: 500ms, up: 2s}\n  v3Checksum: WithoutPseudoHeader\n  syncGroup: lvs-nat\n  trackers: [{name: f, file: {path: /x, interval: 100ms}}]\n",
+        "  startupDelay: 5500ms\n  linkDebounce: {down: 500ms, up: 2s}\n  v3Checksum: WithoutPseudoHeader\n  syncGroup: lvs-nat\n  virtualMac: true\n  trackers: [{name: f, file: {path: /x, interval: 100ms}}]\n",
     );
     let out = api.apply(&bed, &ok);
     assert!(

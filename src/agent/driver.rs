@@ -19,6 +19,7 @@ use crate::metrics::Metrics;
 use crate::net::announce::FrameSender;
 use crate::net::netlink::{Link, Netlink};
 use crate::net::socket::{VrrpSocket, group_for};
+use crate::net::vmac::Vmac;
 use crate::track::Contribution;
 use crate::translate::RouterConfig;
 use crate::vrrp::sync::{GroupInput, MemberView};
@@ -72,6 +73,8 @@ pub struct Host {
     pub timers: Option<Timers>,
     /// The sync group this instance belongs to on this node, if any.
     pub group: Option<SyncGroup>,
+    /// The virtual MAC interface (`spec.virtualMac`), if any.
+    pub vmac: Option<Arc<Vmac>>,
 }
 
 /// How long an installed VIP lives unless refreshed: a little over the backups'
@@ -375,6 +378,7 @@ impl Driver {
             match action {
                 Action::Send(advert) => self.send(&advert).await,
                 Action::AddVips => {
+                    self.vmac_up(true).await;
                     self.holding = true;
                     self.refresh_vips();
                 }
@@ -383,10 +387,11 @@ impl Driver {
                     self.announcer.stop();
                     self.rounds_left = 0;
                     for vip in self.cfg.vips.clone() {
-                        if let Err(e) = self.host.netlink.remove(self.link.index, vip) {
+                        if let Err(e) = self.host.netlink.remove(self.vip_link().index, vip) {
                             self.action_error("remove_vip", &e.to_string());
                         }
                     }
+                    self.vmac_up(false).await;
                 }
                 Action::Announce => {
                     self.send_frames();
@@ -418,7 +423,7 @@ impl Driver {
         };
         for dst in targets {
             match advert.encode_with(src, dst, self.cfg.checksum) {
-                Ok(bytes) => match self.host.socket.send(&bytes, dst).await {
+                Ok(bytes) => match self.send_bytes(&bytes, dst).await {
                     Ok(()) => {
                         self.sent.inc();
                         self.host
@@ -447,7 +452,8 @@ impl Driver {
     fn refresh_vips(&mut self) {
         let lifetime = vip_lifetime(self.cfg.instance.advert_interval);
         for vip in self.cfg.vips.clone() {
-            if let Err(e) = self.host.netlink.install(&self.link, vip, lifetime) {
+            let link = self.vip_link().clone();
+            if let Err(e) = self.host.netlink.install(&link, vip, lifetime) {
                 self.action_error("install_vip", &e.to_string());
             }
         }

@@ -30,7 +30,11 @@ pub struct Listener {
 impl Listener {
     /// Start receiving on `socket`.
     pub fn start(socket: VrrpSocket, interface: String, metrics: Metrics) -> Listener {
-        let socket = Arc::new(socket);
+        Listener::with_socket(Arc::new(socket), interface, metrics)
+    }
+
+    /// Start receiving on a socket shared with its sender (a virtual MAC interface's).
+    pub fn with_socket(socket: Arc<VrrpSocket>, interface: String, metrics: Metrics) -> Listener {
         let routes: Routes = Arc::default();
         metrics.init_discards(&interface);
         let task = tokio::spawn(receive_loop(

@@ -18,6 +18,7 @@ use crate::metrics::Metrics;
 use crate::net::announce::FrameSender;
 use crate::net::netlink::{KernelAddress, Link, Netlink};
 use crate::net::socket::VrrpSocket;
+use crate::net::vmac::Vmac;
 use crate::track::{self, TrackerEnv, TrackerSet};
 use crate::translate::RouterConfig;
 use crate::vrrp::timers::master_down_interval;
@@ -46,6 +47,10 @@ struct Running {
     task: JoinHandle<()>,
     listener: (String, bool),
     trackers: TrackerSet,
+    /// The virtual MAC interface's index, deleted when the instance stops.
+    vmac: Option<u32>,
+    /// Adverts arriving on the virtual MAC interface (see [`Vmac`]); stops when dropped.
+    _vmac_listener: Option<Listener>,
 }
 
 /// Owner of every instance task and the per-interface sockets.
@@ -256,6 +261,38 @@ impl Supervisor {
             }
             routes.insert(cfg.instance.vrid, tx.clone());
         }
+        let vmac = if cfg.virtual_mac {
+            match Vmac::open(
+                &self.netlink,
+                &link,
+                cfg.instance.vrid,
+                cfg.instance.primary,
+            )
+            .await
+            {
+                Ok(v) => Some(Arc::new(v)),
+                Err(e) => {
+                    self.listeners[&key]
+                        .routes
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&cfg.instance.vrid);
+                    return Err(format!("virtual MAC: {e}").into());
+                }
+            }
+        } else {
+            None
+        };
+        let vmac_index = vmac.as_ref().map(|v| v.link.index);
+        let vmac_listener = vmac.as_ref().map(|v| {
+            let l =
+                Listener::with_socket(v.socket.clone(), v.link.name.clone(), self.metrics.clone());
+            l.routes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(cfg.instance.vrid, tx.clone());
+            l
+        });
         let group = cfg.sync_group.as_ref().map(|g| {
             let group = self
                 .groups
@@ -267,6 +304,7 @@ impl Supervisor {
         });
         let host = Host {
             group,
+            vmac,
             netlink: self.netlink.clone(),
             socket: listener.socket.clone(),
             frames,
@@ -293,6 +331,7 @@ impl Supervisor {
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .remove(&cfg.instance.vrid);
+                    self.delete_vmac(&cfg.name, vmac_index).await;
                     return Err(e.to_string().into());
                 }
             };
@@ -307,6 +346,8 @@ impl Supervisor {
                 task,
                 listener: key,
                 trackers,
+                vmac: vmac_index,
+                _vmac_listener: vmac_listener,
             },
         );
         Ok(())
@@ -338,6 +379,7 @@ impl Supervisor {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&r.cfg.instance.vrid);
         }
+        self.delete_vmac(name, r.vmac).await;
         self.metrics.remove_instance(name, r.cfg.instance.vrid);
     }
 
@@ -357,6 +399,14 @@ impl Supervisor {
         }
     }
 
+    async fn delete_vmac(&self, name: &str, index: Option<u32>) {
+        if let Some(index) = index
+            && let Err(e) = self.netlink.delete_link(index).await
+        {
+            tracing::warn!(vip = %name, error = %e, "cannot delete the virtual MAC interface");
+        }
+    }
+
     /// Send tracker state to an instance.
     pub async fn trackers(&self, name: &str, adjustment: i32, fault: bool) {
         if let Some(r) = self.running.get(name) {
@@ -373,10 +423,14 @@ impl Supervisor {
                 r.trackers.stop().await;
                 let _ = r.tx.send(Command::Shutdown).await;
                 let bound = handover_bound(&r.cfg);
+                let netlink = self.netlink.clone();
                 waits.push(async move {
                     let abort = r.task.abort_handle();
                     if tokio::time::timeout(bound, r.task).await.is_err() {
                         abort.abort();
+                    }
+                    if let Some(index) = r.vmac {
+                        let _ = netlink.delete_link(index).await;
                     }
                 });
             }

@@ -9,12 +9,12 @@ use super::defs::{Defs, MAX_GARP, garp_repeat};
 use super::entries::{address, ip, reference, tracker};
 use super::keywords::{INSTANCE_UNSUPPORTED, reason, unknown_in};
 use super::parse::{Loc, Stmt, Word, error_at};
-use super::values::{arg, block, flag, int, no_block, secs, split_command, switch, value, weight};
+use super::values::{arg, block, flag, int, no_block, secs, switch, value, weight};
 use super::{ConvertError, Diagnostics};
 use crate::duration;
 use crate::spec::{
     Announce, Authentication, InterfaceTracker, LinkDebounce, NotifyHooks, SecretKeyRef, Tracker,
-    V3Checksum, VirtualIpSpec,
+    VirtualIpSpec,
 };
 use crate::translate::parse_prefixed;
 
@@ -55,6 +55,7 @@ struct Body {
     garp_refresh: Option<Duration>,
     v3_checksum_as_v2: Option<(bool, Loc)>,
     notify: Option<NotifyHooks>,
+    use_vmac: Option<Loc>,
 }
 
 /// Convert a `vrrp_instance` statement; `None` when there is nothing to convert (no addresses).
@@ -138,26 +139,18 @@ fn keyword(
             }
         }
         "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+            super::added::notify(k, key, &mut b.notify, diag)?
+        }
+        "use_vmac" => {
             no_block(k)?;
-            let first = arg(k, 0)?;
-            let argv = split_command(&first.text)
-                .map_err(|e| error_at(&first.loc, format!("{key}: {e}")))?;
-            if let Some(user) = k.args.get(1) {
+            if let Some(w) = k.args.first() {
                 diag.warn(
-                    &user.loc,
+                    &w.loc,
                     key,
-                    "username/groupname have no equivalent: hooks run as the agent's user; ignored",
+                    "the interface name and MAC are fixed: vrrp.{VRID} with 00-00-5E-00-01-{VRID}; ignored",
                 );
             }
-            let n = b.notify.get_or_insert_with(NotifyHooks::default);
-            let slot = match key {
-                "notify_master" => &mut n.master,
-                "notify_backup" => &mut n.backup,
-                "notify_fault" => &mut n.fault,
-                "notify_stop" => &mut n.stop,
-                _ => &mut n.any,
-            };
-            *slot = Some(argv);
+            b.use_vmac = Some(k.key.loc.clone());
         }
         "v3_checksum_as_v2" => {
             b.v3_checksum_as_v2 = Some((switch(k, diag)?, k.key.loc.clone()));
@@ -341,7 +334,14 @@ fn finish(
             refresh: garp.2.map_or(d.refresh, duration::format),
         }
     });
-    let v3_checksum = checksum_form(&b, version, ipv4, g.v3_checksum_as_v2, diag);
+    let v3_checksum = super::added::checksum_form(
+        b.v3_checksum_as_v2.as_ref(),
+        version,
+        ipv4,
+        g.v3_checksum_as_v2,
+        diag,
+    );
+    let virtual_mac = super::added::virtual_mac(b.use_vmac.as_ref(), ipv4, diag);
     let mut trackers = b.trackers;
     let mut names = BTreeSet::new();
     for t in &mut trackers {
@@ -387,6 +387,7 @@ fn finish(
         v3_checksum,
         notify: b.notify,
         sync_group: defs.sync_groups.get(&name).cloned(),
+        virtual_mac,
     };
     Ok(Some(Converted {
         name,
@@ -395,29 +396,6 @@ fn finish(
         password,
         ipv4,
     }))
-}
-
-/// `v3_checksum_as_v2` (the instance's, else global_defs'): the checksum form of VRRPv3 IPv4
-/// adverts. keepalived applies it to nothing else; set on such an instance it is warned.
-fn checksum_form(
-    b: &Body,
-    version: u8,
-    ipv4: bool,
-    global: Option<bool>,
-    diag: &mut Diagnostics,
-) -> Option<V3Checksum> {
-    let on = b.v3_checksum_as_v2.as_ref().map(|(on, _)| *on).or(global)?;
-    if version != 3 || !ipv4 {
-        if let Some((true, at)) = &b.v3_checksum_as_v2 {
-            diag.warn(
-                at,
-                "v3_checksum_as_v2",
-                "applies to VRRPv3 over IPv4 only; ignored",
-            );
-        }
-        return None;
-    }
-    on.then_some(V3Checksum::WithoutPseudoHeader)
 }
 
 /// The PASS password to convert, if the authentication block applies.

@@ -85,8 +85,8 @@ pub(crate) const INSTANCE_UNSUPPORTED: &[(&[&str], &str)] = &[
     ),
     (&["smtp_alert"], "email alerts have no equivalent"),
     (
-        &["use_vmac", "use_vmac_addr", "vmac_xmit_base", "use_ipvlan"],
-        "virtual MAC and ipvlan interfaces are not supported: the VIP is added to the interface itself",
+        &["use_vmac_addr", "vmac_xmit_base", "use_ipvlan"],
+        "no equivalent: only use_vmac maps to spec.virtualMac (adverts always leave from the virtual MAC interface; no ipvlan)",
     ),
     (&["vrf"], "VRFs are not supported"),
     (

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::spec::{API_VERSION, KIND, VirtualIpSpec};
 
+mod added;
 mod defs;
 mod entries;
 mod glob;

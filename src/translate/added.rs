@@ -66,6 +66,12 @@ impl NotifyConfig {
 
 /// Check the added fields; every problem names its field.
 pub(super) fn validate(spec: &VirtualIpSpec, errors: &mut Vec<SpecError>) {
+    if spec.virtual_mac && spec.addresses.iter().any(|a| a.contains(':')) {
+        errors.push(err(
+            "spec.virtualMac",
+            "IPv4 only (a virtual MAC for IPv6 is not supported yet)",
+        ));
+    }
     if let Some(g) = &spec.sync_group {
         let label = !g.is_empty()
             && g.len() <= 63

@@ -9,7 +9,10 @@ use super::Driver;
 use crate::net::announce::frame_for;
 use std::time::SystemTime;
 
+use std::net::IpAddr;
+
 use super::rfc3339;
+use crate::net::netlink::Link;
 use crate::vrrp::{State, TransitionReason};
 
 /// Announcement frames sent at once before the rest of a burst is paced.
@@ -37,7 +40,11 @@ impl Driver {
     pub(super) fn send_round(&mut self) {
         {
             for vip in &self.cfg.vips {
-                if let Err(e) = self.host.frames.send(&frame_for(&self.link.mac, vip.addr)) {
+                let sent = match &self.host.vmac {
+                    Some(v) => v.frames.send(&frame_for(&v.link.mac, vip.addr)),
+                    None => self.host.frames.send(&frame_for(&self.link.mac, vip.addr)),
+                };
+                if let Err(e) = sent {
                     tracing::warn!(vip = %self.cfg.name, error = %e, "announcement failed");
                     self.host
                         .metrics
@@ -119,6 +126,29 @@ impl Driver {
             .with_label_values(&[self.cfg.name.as_str(), self.vrid.as_str()])
             .set(i64::from(p));
         self.host.status.update(&self.cfg.name, |s| s.priority = p);
+    }
+
+    /// The link the VIPs live on: the virtual MAC interface, if any, else the interface.
+    pub(super) fn vip_link(&self) -> &Link {
+        self.host.vmac.as_ref().map_or(&self.link, |v| &v.link)
+    }
+
+    /// Bring the virtual MAC interface up (becoming master) or down (leaving), if any.
+    pub(super) async fn vmac_up(&self, up: bool) {
+        if let Some(v) = &self.host.vmac
+            && let Err(e) = self.host.netlink.set_up(v.link.index, up).await
+        {
+            self.action_error("vmac", &e.to_string());
+        }
+    }
+
+    /// Send an advert: from the virtual MAC interface while holding the VIPs on it, else from
+    /// the interface.
+    pub(super) async fn send_bytes(&self, bytes: &[u8], dst: IpAddr) -> std::io::Result<()> {
+        match &self.host.vmac {
+            Some(v) if self.holding => v.socket.send(bytes, dst).await,
+            _ => self.host.socket.send(bytes, dst).await,
+        }
     }
 
     /// Tell the sync group what changed, if anything.

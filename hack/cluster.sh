@@ -3,7 +3,9 @@
 # network namespace on a bridge, with a control plane (kube-apiserver + etcd, kube-scheduler,
 # kube-controller-manager) and a client, nothing in the root namespace. Needs root.
 #
-#   hack/cluster.sh up [N]          build what is missing, start the control plane and N nodes (3)
+#   hack/cluster.sh up [N] [--services]   build what is missing, start the control plane and N
+#                                   nodes (3); --services adds a pod network and kube-proxy
+#                                   (LoadBalancer Services with real traffic; N <= 4)
 #   hack/cluster.sh down            stop everything it started (by PID), delete its namespaces
 #   hack/cluster.sh env             `export` lines to eval: KUBECONFIG, node names and netns, ...
 #   hack/cluster.sh kubectl ARGS    kubectl against the bed (run in the control-plane namespace)
@@ -17,6 +19,9 @@
 # Control plane .1: the API server listens on 198.51.100.1:443, which is also the `kubernetes`
 # Service's ClusterIP (the Service range is 198.51.100.0/29), so in-cluster clients reach it
 # without kube-proxy. Client .2, nodes .11, .12, ...
+# With --services: kube-proxy (nftables mode) on every node, a second Service range
+# 203.0.113.0/26 (a ServiceCIDR), and a bridge pod network: node I's pods in 203.0.113.(48+16I)/28,
+# routed between the nodes and from the control plane.
 # What each choice is for (runc's oom_score_adj, nsenter, one mount namespace per node, ...) is
 # in docs/real-nodes.md.
 set -euo pipefail
@@ -58,8 +63,9 @@ build() {
     # built it all before the tests.
     local f
     eval "$(hack/image.sh --print)"
-    for f in "$K8S_BIN/kubelet" "$K8S_BIN/kube-apiserver-embedded" "$CTRD_BIN/containerd" \
-        "$TOOLS/kubectl" "$TOOLS/helm" "$AGENT_ARCHIVE" "$PAUSE_ARCHIVE"; do
+    for f in "$K8S_BIN/kubelet" "$K8S_BIN/kube-apiserver-embedded" "$K8S_BIN/kube-proxy" \
+        "$CTRD_BIN/containerd" "$TOOLS/kubectl" "$TOOLS/helm" "$AGENT_ARCHIVE" "$PAUSE_ARCHIVE" \
+        "$ECHO_ARCHIVE"; do
       [ -e "$f" ] || die "$f is missing: run hack/cluster.sh up once (or hack/test.sh)"
     done
     return 0
@@ -75,7 +81,7 @@ build() {
   fi
   hack/tools.sh >/dev/null
   local b
-  for b in kube-apiserver-embedded kubelet kube-scheduler kube-controller-manager; do
+  for b in kube-apiserver-embedded kubelet kube-scheduler kube-controller-manager kube-proxy; do
     if [ ! -x "$K8S_BIN/$b" ] || [ hack/apiserver/go.mod -nt "$K8S_BIN/$b" ] \
         || [ hack/apiserver/main.go -nt "$K8S_BIN/kube-apiserver-embedded" ]; then
       hack/apiserver/build.sh
@@ -130,7 +136,34 @@ start_control_plane() {
     --use-service-account-credentials=false --service-cluster-ip-range="$NET.0/29" \
     --allocate-node-cidrs=false --node-monitor-grace-period=20s \
     --controllers='*,-bootstrapsigner,-tokencleaner'
+  if services; then
+    wait_for 60 0.5 test -f "$cp/admin.kubeconfig" || die "the API server did not start"
+    # A second Service range (the first, a /29, holds the `kubernetes` Service), kube-proxy's
+    # rights for the nodes' identities (they run it with the kubelet's certificate), and routes
+    # to the pod networks.
+    wait_for 60 1 kubectl_ apply -f - <<EOF
+apiVersion: networking.k8s.io/v1
+kind: ServiceCIDR
+metadata: {name: bed-services}
+spec: {cidrs: ["$SVC_NET.0/26"]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: bed-node-proxier}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:node-proxier}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: system:nodes}]
+EOF
+    local j
+    for j in $(seq 1 "$(cat "$STATE/nodes")"); do
+      ip -n "$P-cp" route add "$(pod_cidr "$j")" via "$(node_ip "$j")"
+    done
+  fi
 }
+
+# Whether the bed has a pod network and kube-proxy (up --services).
+services() { [ -e "$STATE/services" ]; }
+SVC_NET=203.0.113
+pod_cidr() { echo "$SVC_NET.$((48 + 16 * $1))/28"; }
 
 # The kubelet's client certificate (CN system:node:NAME, O system:nodes: the Node authorizer's
 # identity) and its kubeconfig, kubelet configuration, containerd configuration and CNI config.
@@ -217,6 +250,29 @@ imports = []
 [plugins.'io.containerd.server.v1.ttrpc']
   address = '$d/containerd.sock.ttrpc'
 EOF
+  if services; then
+    # A bridge per node (cni0, the pods' gateway), addresses from host-local with its state in
+    # the node's directory; kube-proxy in nftables mode: only the `nft` command (no iptables),
+    # rules in the node's own network namespace, the mode upstream is moving to. Conntrack
+    # settings left alone (they are not per namespace).
+    cat >"$d/cni/10-bed.conflist" <<EOF
+{"cniVersion":"1.0.0","name":"bed","plugins":[{"type":"bridge","bridge":"cni0","isGateway":true,
+ "ipMasq":false,"hairpinMode":true,"ipam":{"type":"host-local","dataDir":"$d/cni-ipam",
+ "ranges":[[{"subnet":"$(pod_cidr "$i")"}]],"routes":[{"dst":"0.0.0.0/0"}]}}]}
+EOF
+    cat >"$d/kube-proxy.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: nftables
+clientConnection: {kubeconfig: $d/kubelet.kubeconfig}
+hostnameOverride: node$i
+clusterCIDR: $SVC_NET.64/26
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+EOF
+    return 0
+  fi
   # Only loopback: the agents run on the host network and never call CNI, but a node reports
   # NetworkReady (and loses its not-ready taint) only once a CNI configuration exists.
   echo '{"cniVersion":"1.0.0","name":"loopback-only","plugins":[{"type":"loopback"}]}' \
@@ -248,7 +304,16 @@ start_node() {
       --node-ip "$ip" >>"$d/kubelet.log" 2>&1 &
     echo $! >"$d/kubelet.pid"
     wait
-  ' bed "$d" "$CTRD_BIN" "$K8S_BIN" "$(node_ip "$i")" "node$i" "$REPO/$AGENT_ARCHIVE" "$REPO/$PAUSE_ARCHIVE"
+  ' bed "$d" "$CTRD_BIN" "$K8S_BIN" "$(node_ip "$i")" "node$i" "$REPO/$AGENT_ARCHIVE" \
+    "$REPO/$PAUSE_ARCHIVE" "$REPO/$ECHO_ARCHIVE"
+  if services; then
+    ip netns exec "$P-node$i" sysctl -qw net.ipv4.ip_forward=1
+    local j
+    for j in $(seq 1 "$(cat "$STATE/nodes")"); do
+      [ "$j" = "$i" ] || ip -n "$P-node$i" route add "$(pod_cidr "$j")" via "$(node_ip "$j")"
+    done
+    spawn "kube-proxy$i" "$P-node$i" "$K8S_BIN/kube-proxy" --config "$d/kube-proxy.yaml"
+  fi
 }
 
 # kubelet stop|start I: the node stays, its agent keeps running; without a kubelet the node goes
@@ -308,8 +373,16 @@ untainted() {
 }
 
 up() {
-  local n=${1:-3}
+  local n=3 with_services=
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --services) with_services=1 ;;
+      *) n=$1 ;;
+    esac
+    shift
+  done
   [[ "$n" =~ ^[1-8]$ ]] || die "up N: N is 1..8 nodes"
+  [ -z "$with_services" ] || [ "$n" -le 4 ] || die "up N --services: N is 1..4 nodes"
   [ ! -e "$STATE/nodes" ] || die "a bed is up ($STATE): hack/cluster.sh down first"
   T0=$(date +%s)
   build
@@ -318,6 +391,7 @@ up() {
   rm -rf "$STATE"
   mkdir -p "$STATE/logs" "$STATE/pids"
   echo "$n" >"$STATE/nodes"
+  [ -z "$with_services" ] || touch "$STATE/services"
   start_network "$n"
   log "network namespaces $P-*"
   start_control_plane
@@ -370,7 +444,7 @@ down() {
   for ns in $(ip netns list 2>/dev/null | awk -v p="$P-" 'index($1, p) == 1 {print $1}'); do
     ip netns del "$ns" 2>/dev/null || true
   done
-  rm -f "$STATE/nodes"
+  rm -f "$STATE/nodes" "$STATE/services"
 }
 
 env_() {
@@ -391,6 +465,8 @@ env_() {
   echo "export KVC_STATE=$STATE"
   eval "$(hack/image.sh --print)"
   echo "export KVC_AGENT_IMAGE=$AGENT_IMAGE"
+  echo "export KVC_ECHO_IMAGE=$ECHO_IMAGE"
+  if services; then echo "export KVC_SERVICES=1"; fi
   echo "# kubectl and helm reach the API server from the control-plane namespace only:"
   echo "# hack/cluster.sh kubectl ...; or nsenter --net=/run/netns/$P-cp kubectl ..."
 }
@@ -410,5 +486,5 @@ case "${1:-}" in
   kubelet) shift; kubelet "$@" ;;
   apiserver) shift; apiserver "$@" ;;
   link) shift; link "$@" ;;
-  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 for pair in keepalived:keepalived tcpdump:tcpdump tshark:tshark nft:nftables ip:iproute2 \
     ping:iputils-ping runc:runc /usr/lib/cni/loopback:containernetworking-plugins \
-    musl-gcc:musl-tools openssl:openssl; do
+    musl-gcc:musl-tools openssl:openssl curl:curl python3:python3; do
   cmd=${pair%%:*}
   pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")

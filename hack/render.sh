@@ -2,7 +2,7 @@
 # Render deploy/kube-vrrp.yaml -- the manifests for users without Helm -- from the chart with
 # its default values: a Namespace (Pod Security level privileged: the agents use the host
 # network, NET_ADMIN and NET_RAW), then `helm template --include-crds`.
-# The chart's copy of the CRD is refreshed from crds/virtualip.yaml (`kube-vrrp crd`) first.
+# The chart's copies of the CRDs are refreshed from crds/ (`kube-vrrp crd`, `kube-vrrp crd --pool`) first.
 #
 #   hack/render.sh            refresh the chart's CRD copy and write deploy/kube-vrrp.yaml
 #   hack/render.sh -o FILE    write the manifests to FILE instead, change nothing in the tree
@@ -34,7 +34,7 @@ YAML
 
 case "${1:-}" in
   "")
-    cp crds/virtualip.yaml "$CHART/crds/virtualip.yaml"
+    cp crds/virtualip.yaml crds/virtualippool.yaml "$CHART/crds/"
     mkdir -p "$(dirname "$OUT")"
     render >"$OUT.tmp"
     mv "$OUT.tmp" "$OUT"
@@ -46,10 +46,12 @@ case "${1:-}" in
     ;;
   --check)
     stale=0
-    if ! cmp -s crds/virtualip.yaml "$CHART/crds/virtualip.yaml"; then
-      echo "$CHART/crds/virtualip.yaml differs from crds/virtualip.yaml: run hack/render.sh" >&2
-      stale=1
-    fi
+    for crd in virtualip virtualippool; do
+      if ! cmp -s "crds/$crd.yaml" "$CHART/crds/$crd.yaml"; then
+        echo "$CHART/crds/$crd.yaml differs from crds/$crd.yaml: run hack/render.sh" >&2
+        stale=1
+      fi
+    done
     tmp=$(mktemp)
     trap 'rm -f "$tmp"' EXIT
     render >"$tmp"

@@ -33,4 +33,5 @@ fi
 # It runs with no libc on the host side to lean on, and prints the checked-in CRD.
 "$bin" --version
 diff -u crds/virtualip.yaml <("$bin" crd) >/dev/null || { echo "error: $bin crd differs from crds/virtualip.yaml" >&2; exit 1; }
+diff -u crds/virtualippool.yaml <("$bin" crd --pool) >/dev/null || { echo "error: $bin crd --pool differs from crds/virtualippool.yaml" >&2; exit 1; }
 echo "static build ok: $bin"

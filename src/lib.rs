@@ -10,6 +10,8 @@ pub mod duration;
 pub mod file_read;
 pub mod http;
 pub mod k8s;
+pub mod lb;
+pub mod manifest;
 pub mod metrics;
 pub mod net;
 pub mod run;

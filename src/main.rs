@@ -85,7 +85,37 @@ enum Command {
         secret_name: Option<String>,
     },
     /// Print the VirtualIP CustomResourceDefinition (YAML).
-    Crd,
+    Crd {
+        /// Print the VirtualIPPool CRD instead.
+        #[arg(long)]
+        pool: bool,
+    },
+    /// Allocate addresses to LoadBalancer Services from VirtualIPPools (a Deployment; one
+    /// replica leads by a Lease).
+    Controller {
+        /// Namespace of the leader Lease (the Deployment sets POD_NAMESPACE).
+        #[arg(long, env = "POD_NAMESPACE", default_value = "kube-vrrp")]
+        namespace: String,
+        /// This replica's name in the Lease (the Deployment sets POD_NAME; default: hostname).
+        #[arg(long, env = "POD_NAME")]
+        identity: Option<String>,
+        /// Also serve LoadBalancer Services without spec.loadBalancerClass (only when no other
+        /// load-balancer implementation runs in the cluster).
+        #[arg(long)]
+        take_services_without_class: bool,
+        /// Leader Lease duration.
+        #[arg(long, default_value = "15s", value_parser = parse_duration)]
+        lease_duration: Duration,
+        /// How long the leader tries to renew before it gives up.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        renew_deadline: Duration,
+        /// Time between Lease attempts.
+        #[arg(long, default_value = "2s", value_parser = parse_duration)]
+        retry_period: Duration,
+    },
+    /// Print manifests for other ways to run kube-vrrp.
+    #[command(subcommand)]
+    Manifest(ManifestKind),
     /// Print a running agent's instances.
     Status {
         /// The agent's HTTP address.
@@ -116,6 +146,44 @@ enum Command {
         #[arg(long)]
         graceful: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ManifestKind {
+    /// A kubelet static pod holding the control-plane VIP (`kube-vrrp run`, no API server
+    /// needed), and its VirtualIP file.
+    StaticPod(kube_vrrp::manifest::StaticPodArgs),
+}
+
+/// `manifest static-pod`: print the Pod (or the VirtualIP file); write the file if asked.
+fn static_pod(args: &kube_vrrp::manifest::StaticPodArgs) -> ExitCode {
+    let docs = match kube_vrrp::manifest::static_pod(args) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.print_config {
+        print!("{}", docs.config);
+        return ExitCode::SUCCESS;
+    }
+    if args.write_config {
+        let path = &args.config_path;
+        let tmp = path.with_extension("yaml.tmp");
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&tmp, &docs.config))
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = written {
+            eprintln!("error: --write-config: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        eprintln!("wrote {}", path.display());
+    }
+    print!("{}", docs.pod);
+    ExitCode::SUCCESS
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -263,10 +331,61 @@ fn main() -> ExitCode {
             };
             block_on(kube_vrrp::k8s::agent::run(opts))
         }
-        Command::Crd => {
-            print!("{}", kube_vrrp::k8s::crd::yaml());
+        Command::Crd { pool } => {
+            if pool {
+                print!("{}", kube_vrrp::k8s::crd::pool_yaml());
+            } else {
+                print!("{}", kube_vrrp::k8s::crd::yaml());
+            }
             ExitCode::SUCCESS
         }
+        Command::Controller {
+            namespace,
+            identity,
+            take_services_without_class,
+            lease_duration,
+            renew_deadline,
+            retry_period,
+        } => {
+            init_logging(cli.log_format);
+            if !(retry_period < renew_deadline && renew_deadline < lease_duration) {
+                eprintln!(
+                    "error: need --retry-period < --renew-deadline < --lease-duration (as client-go)"
+                );
+                return ExitCode::from(2);
+            }
+            let identity = identity
+                .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|| format!("kube-vrrp-controller-{}", std::process::id()));
+            let opts = kube_vrrp::lb::controller::ControllerOptions {
+                namespace,
+                identity,
+                take_unclassed: take_services_without_class,
+                timings: kube_vrrp::lb::lease::Timings {
+                    lease_duration,
+                    renew_deadline,
+                    retry_period,
+                },
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(rt) => match rt.block_on(kube_vrrp::lb::controller::run(opts)) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        tracing::error!(error = %e, "controller stopped");
+                        ExitCode::FAILURE
+                    }
+                },
+                Err(e) => {
+                    eprintln!("error: tokio runtime: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Manifest(ManifestKind::StaticPod(args)) => static_pod(&args),
         Command::Convert {
             file,
             nodes,

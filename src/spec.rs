@@ -303,7 +303,7 @@ impl Default for Announce {
 /// A health tracker: exactly one kind, and a weight (keepalived semantics: > 0 adds while up,
 /// < 0 subtracts while down, 0 puts the instance in Fault while down).
 #[derive(KubeSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[x_kube(validation = Rule::new("(has(self.script) ? 1 : 0) + (has(self.process) ? 1 : 0) + (has(self.file) ? 1 : 0) + (has(self.interface) ? 1 : 0) + (has(self.pods) ? 1 : 0) == 1").message("spec.trackers: each tracker sets exactly one of script, process, file, interface, pods"))]
+#[x_kube(validation = Rule::new("(has(self.script) ? 1 : 0) + (has(self.process) ? 1 : 0) + (has(self.file) ? 1 : 0) + (has(self.interface) ? 1 : 0) + (has(self.pods) ? 1 : 0) + (has(self.http) ? 1 : 0) == 1").message("spec.trackers: each tracker sets exactly one of script, process, file, interface, pods, http"))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Tracker {
     /// Name shown in status and metrics.
@@ -327,6 +327,9 @@ pub struct Tracker {
     /// Kubernetes only: a Ready pod matching the selector runs on this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pods: Option<PodsTracker>,
+    /// GET a URL (http or https); healthy when the status code is expected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpTracker>,
 }
 
 /// keepalived's vrrp_script.
@@ -360,6 +363,53 @@ pub struct ScriptTracker {
 
 fn default_one() -> u32 {
     1
+}
+
+/// An HTTP(S) health check: GET `url`; a run passes when the response's status code is in
+/// `expectedStatus`. Connection errors, timeouts and TLS failures (an untrusted certificate, a
+/// name that does not match) are failures. keepalived has no such tracker; its users run curl
+/// from a vrrp_script.
+#[derive(JsonSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpTracker {
+    /// `http://` or `https://` URL, e.g. `https://127.0.0.1:6443/readyz`.
+    #[schemars(length(min = 1))]
+    pub url: String,
+    /// Status codes that count as healthy (default [200]).
+    #[serde(default = "default_expected_status")]
+    pub expected_status: Vec<u16>,
+    /// Time between checks (default 1s; below a second allowed).
+    #[serde(default = "default_interval")]
+    pub interval: String,
+    /// A check not answered within this long fails (default: the interval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// Successes needed to go up.
+    #[serde(default = "default_one")]
+    pub rise: u32,
+    /// Failures needed to go down.
+    #[serde(default = "default_one")]
+    pub fall: u32,
+    /// https: PEM file of the CA certificates to trust (default: the system's roots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// https: accept any server certificate. Explicit, never a default; not with caFile.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_skip_verify: bool,
+    /// https: the name the server's certificate must carry, when it differs from the URL's
+    /// host (kubeadm's API server certificate names `kubernetes`, not 127.0.0.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// https: PEM client certificate (with clientKeyFile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_file: Option<String>,
+    /// https: PEM private key of clientCertFile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key_file: Option<String>,
+}
+
+fn default_expected_status() -> Vec<u16> {
+    vec![200]
 }
 
 /// keepalived's vrrp_track_process.

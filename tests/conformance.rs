@@ -272,6 +272,8 @@ transcripts!(
     shutdown_handover_is_bounded,
     link_down_faults_and_recovers,
     tracker_fault_sends_priority_zero,
+    tracker_fault_handover_is_bounded,
+    tracker_fault_cleared_during_handover,
     tracker_weights_change_advertised_priority,
     v3_centisecond_timing,
     v2_whole_second_timing,

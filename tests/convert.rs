@@ -67,6 +67,7 @@ fn tracker(name: &str, weight: i32) -> Tracker {
         file: None,
         interface: None,
         pods: None,
+        http: None,
     }
 }
 

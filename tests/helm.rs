@@ -79,6 +79,11 @@ fn chart_renders_least_privilege_rbac_and_the_agent_pod() {
         String::new(),
         "virtualips.kubevrrp.io".into(),
     ));
+    expected.insert((
+        "CustomResourceDefinition".into(),
+        String::new(),
+        "virtualippools.kubevrrp.io".into(),
+    ));
     assert_eq!(ids(&objects), expected);
     check_daemonset(find(&objects, "DaemonSet", "kube-vrrp"));
 
@@ -178,15 +183,71 @@ fn chart_renders_least_privilege_rbac_and_the_agent_pod() {
     }
 }
 
+/// `controller.enabled`: the Deployment with its own ServiceAccount and least-privilege RBAC,
+/// no capabilities, non-root; the agents gain only Pod reads (Local traffic policy).
+#[test]
+fn the_controller_renders_with_its_own_least_privilege_rbac() {
+    let objects = render(&["controller.enabled=true"]);
+    let mut expected = default_objects();
+    for (kind, ns, name) in [
+        ("ServiceAccount", NS, "kube-vrrp-controller"),
+        ("ClusterRole", "", "kube-vrrp-controller"),
+        ("ClusterRoleBinding", "", "kube-vrrp-controller"),
+        ("Role", NS, "kube-vrrp-controller-lease"),
+        ("RoleBinding", NS, "kube-vrrp-controller-lease"),
+        ("Deployment", NS, "kube-vrrp-controller"),
+        ("CustomResourceDefinition", "", "virtualips.kubevrrp.io"),
+        ("CustomResourceDefinition", "", "virtualippools.kubevrrp.io"),
+    ] {
+        expected.insert((kind.into(), ns.into(), name.into()));
+    }
+    assert_eq!(ids(&objects), expected);
+    assert_eq!(
+        grants(find(&objects, "ClusterRole", "kube-vrrp-controller")),
+        set(&[
+            "/services:list",
+            "/services:watch",
+            "/services/status:patch",
+            "/namespaces:list",
+            "/namespaces:watch",
+            "kubevrrp.io/virtualips:list",
+            "kubevrrp.io/virtualips:watch",
+            "kubevrrp.io/virtualips:create",
+            "kubevrrp.io/virtualips:update",
+            "kubevrrp.io/virtualips:delete",
+            "kubevrrp.io/virtualippools:list",
+            "kubevrrp.io/virtualippools:watch",
+            "kubevrrp.io/virtualippools/status:patch",
+            "events.k8s.io/events:create",
+            "events.k8s.io/events:patch",
+        ])
+    );
+    let mut agent = set(CLUSTER_GRANTS);
+    agent.extend(set(&["/pods:list", "/pods:watch"]));
+    assert_eq!(grants(find(&objects, "ClusterRole", "kube-vrrp")), agent);
+    let d = find(&objects, "Deployment", "kube-vrrp-controller");
+    let pod = &d["spec"]["template"]["spec"];
+    assert_eq!(d["spec"]["replicas"], 2);
+    assert_eq!(pod["serviceAccountName"], "kube-vrrp-controller");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    let c = &pod["containers"][0];
+    assert_eq!(c["args"][0], "controller");
+    assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
+    assert!(c["securityContext"]["capabilities"]["add"].is_null());
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+}
+
 #[test]
 fn deploy_manifest_and_the_chart_crd_match_their_sources() {
-    // The chart ships the CRD `kube-vrrp crd` generates (crds/virtualip.yaml), byte for byte.
-    let crd = std::fs::read(repo().join("crds/virtualip.yaml")).expect("crds/virtualip.yaml");
-    let copy = std::fs::read(chart_dir().join("crds/virtualip.yaml")).unwrap_or_default();
-    assert!(
-        crd == copy,
-        "charts/kube-vrrp/crds/virtualip.yaml differs from crds/virtualip.yaml: run hack/render.sh"
-    );
+    // The chart ships the CRDs `kube-vrrp crd` generates (crds/), byte for byte.
+    for file in ["crds/virtualip.yaml", "crds/virtualippool.yaml"] {
+        let crd = std::fs::read(repo().join(file)).expect(file);
+        let copy = std::fs::read(chart_dir().join(file)).unwrap_or_default();
+        assert!(
+            crd == copy,
+            "charts/kube-vrrp/{file} differs from {file}: run hack/render.sh"
+        );
+    }
     // deploy/kube-vrrp.yaml is what hack/render.sh renders from the chart today.
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("kube-vrrp-render-{}.yaml", std::process::id()));
@@ -217,6 +278,11 @@ fn deploy_manifest_and_the_chart_crd_match_their_sources() {
         "CustomResourceDefinition".into(),
         String::new(),
         "virtualips.kubevrrp.io".into(),
+    ));
+    expected.insert((
+        "CustomResourceDefinition".into(),
+        String::new(),
+        "virtualippools.kubevrrp.io".into(),
     ));
     assert_eq!(ids(&docs), expected);
 }

@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::bed::wait_until;
@@ -87,6 +88,7 @@ fn the_chart_on_real_kubelets_through_the_node_lifecycle() {
     let c = RealCluster::up(NODES);
     println!("bed: {NODES} nodes Ready after {:?}", c.bring_up);
 
+    static_pod_before_the_chart(&c);
     install_as_the_readme_says(&c);
     c.apply(WEB);
     node1_master(&c, "priorities applied");
@@ -98,6 +100,97 @@ fn the_chart_on_real_kubelets_through_the_node_lifecycle() {
     node_loss(&c);
     kubelet_stopped(&c);
     api_server_outage(&c);
+}
+
+/// 0. The control-plane VIP as a real static pod: `kube-vrrp manifest static-pod` written into
+/// node1's staticPodPath (its VirtualIP file under the node's state directory, an http tracker
+/// on the bed's API server with its CA). The kubelet runs it without any API object; it holds
+/// the VIP confined like the DaemonSet's agents; removing the manifest releases the VIP. (Then
+/// the chart's agent can run there: one kube-vrrp per network namespace.)
+fn static_pod_before_the_chart(c: &RealCluster) {
+    const CP_VIP: &str = "198.51.100.9";
+    let state = std::path::PathBuf::from(c.var("KVC_STATE"));
+    let config = state.join("n1/static/control-plane.yaml");
+    let manifest = state.join("n1/host/etc-kubernetes-manifests/kube-vrrp.yaml");
+    let health = format!("{}/readyz", c.var("KVC_API_SERVER"));
+    let ca = state.join("cp/ca.crt");
+    let out = std::process::Command::new(common::bed::binary())
+        .args(["manifest", "static-pod", "--address", CP_VIP, "--vrid", "9"])
+        .args(["--health-url", &health, "--health-interval", "500ms"])
+        .args(["--health-ca-file", ca.to_str().expect("utf-8")])
+        .args(["--image", c.var("KVC_AGENT_IMAGE")])
+        .args([
+            "--config-path",
+            config.to_str().expect("utf-8"),
+            "--write-config",
+        ])
+        .output()
+        .expect("kube-vrrp manifest static-pod");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&manifest, &out.stdout).expect("write the static pod manifest");
+    let t0 = Instant::now();
+    assert!(
+        c.wait_holder(CP_VIP, 1, NODES, 90 * SEC),
+        "the static pod never held {CP_VIP}: {:?}",
+        c.kubectl(&["get", "pods", "-A", "-o", "wide"])
+    );
+    println!(
+        "static pod manifest written -> node1 holds {CP_VIP}: {:?}",
+        t0.elapsed()
+    );
+    // The kubelet's mirror pod shows it in the API.
+    assert!(
+        wait_until(60 * SEC, Duration::from_millis(500), || {
+            let out = c.kubectl(&[
+                "get",
+                "pod",
+                "-n",
+                "kube-system",
+                "kube-vrrp-node1",
+                "-o",
+                "jsonpath={.status.phase}",
+            ]);
+            String::from_utf8_lossy(&out.stdout) == "Running"
+        }),
+        "no Running mirror pod"
+    );
+    // The http tracker reaches the API server with the mounted CA.
+    let bin = common::bed::binary();
+    let healthy = wait_until(30 * SEC, Duration::from_millis(500), || {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &c.node_ns(1)])
+            .arg(&bin)
+            .args(["status", "-o", "json"])
+            .output()
+            .expect("kube-vrrp status");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v[0]["trackers"][0]["up"] == true && v[0]["trackers"][0]["lastResult"] == "status 200"
+    });
+    assert!(healthy, "the static pod's http tracker never passed");
+    let pid = c.agent_pid(1).expect("the static pod's kube-vrrp");
+    let conf = confinement(pid);
+    assert_eq!(
+        (
+            conf.cap_eff.as_str(),
+            conf.no_new_privs,
+            conf.read_only_root
+        ),
+        ("0000000000003000", true, true),
+        "{conf:?}"
+    );
+    // Removing the manifest stops the pod; the VIP goes with it.
+    std::fs::remove_file(&manifest).expect("remove the manifest");
+    assert!(
+        wait_until(60 * SEC, Duration::from_millis(100), || c
+            .holders(CP_VIP, NODES)
+            .is_empty()
+            && c.agent_pid(1).is_none()),
+        "the VIP or the agent stayed after the static pod was removed"
+    );
 }
 
 /// 1. The README's install section, as written plus the local image values.

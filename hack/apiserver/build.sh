@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build the embedded kube-apiserver + etcd test server into bin/, and the kubelet, kube-scheduler
-# and kube-controller-manager of the same Kubernetes release for the real-node bed
+# Build the embedded kube-apiserver + etcd test server into bin/, and the kubelet, kube-scheduler,
+# kube-controller-manager and kube-proxy of the same Kubernetes release for the real-node bed
 # (hack/cluster.sh; tools pinned by go.mod's `tool` block).
 # The first build compiles k8s.io/kubernetes (~6 min on 2 cores); the Go build
 # cache makes later runs take seconds.
@@ -26,4 +26,4 @@ done
 CGO_ENABLED=0 nice -n 10 go build -trimpath -ldflags="$ldflags" -o bin/kube-apiserver-embedded .
 CGO_ENABLED=0 nice -n 10 go build -trimpath -ldflags="$ldflags" -o bin/ \
   k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-scheduler \
-  k8s.io/kubernetes/cmd/kube-controller-manager
+  k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-proxy

@@ -5,7 +5,14 @@
 //
 //	kube-apiserver-embedded --dir DIR [--bind-address 127.0.0.1] [--port 6443]
 //	    [--etcd-port PORT+1] [--service-accounts] [--extra-sans IP,...]
-//	    [-- extra kube-apiserver flags...]
+//	    [--etcd-servers URL] [--listen-any] [-- extra kube-apiserver flags...]
+//	kube-apiserver-embedded --etcd-only --dir DIR [--bind-address IP] [--etcd-port 2379]
+//
+// Several API servers on one etcd (a control plane of three): run one --etcd-only process
+// (it also writes the shared CA, admin and service-account keys into its DIR), copy
+// ca.*, admin.* and sa.* from there into each API server's DIR, and start each with
+// --etcd-servers http://IP:PORT (no embedded etcd). --listen-any makes the API server listen
+// on every address (kubeadm's default), so a VIP that lands on its host reaches it.
 //
 // --service-accounts keeps the ServiceAccount admission plugin on, so pods get their token
 // volume: the real-node bed (hack/cluster.sh) needs it; the plain-process tests mint tokens
@@ -39,9 +46,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -58,6 +67,9 @@ func main() {
 	etcdPort := fs.Int("etcd-port", 0, "etcd client port (default port+1; the peer port is this+1)")
 	serviceAccounts := fs.Bool("service-accounts", false, "keep the ServiceAccount admission plugin (pods under real kubelets)")
 	extraSANs := fs.String("extra-sans", "", "comma-separated IP addresses added to the serving certificate")
+	etcdOnly := fs.Bool("etcd-only", false, "run only etcd on --bind-address:--etcd-port (and write the PKI into --dir)")
+	etcdServers := fs.String("etcd-servers", "", "use this etcd instead of an embedded one")
+	listenAny := fs.Bool("listen-any", false, "the API server listens on every address (advertising --bind-address)")
 	fs.Parse(os.Args[1:])
 	if *dir == "" || net.ParseIP(*bind) == nil {
 		fmt.Fprintln(os.Stderr, "need --dir and an IP --bind-address")
@@ -65,6 +77,13 @@ func main() {
 	}
 	if *etcdPort == 0 {
 		*etcdPort = *port + 1
+	}
+	if *etcdOnly {
+		if err := runEtcd(*dir, *bind, *etcdPort); err != nil {
+			fmt.Fprintln(os.Stderr, "kube-apiserver-embedded:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	var sans []net.IP
 	for _, s := range strings.Split(*extraSANs, ",") {
@@ -82,19 +101,59 @@ func main() {
 	if *serviceAccounts {
 		admission = "--disable-admission-plugins="
 	}
-	if err := run(*dir, *bind, *port, *etcdPort, admission, sans, fs.Args()); err != nil {
+	listen := *bind
+	if *listenAny {
+		listen = "0.0.0.0"
+		if net.ParseIP(*bind).To4() == nil {
+			listen = "::"
+		}
+	}
+	opts := options{dir: *dir, bind: *bind, listen: listen, port: *port, etcdPort: *etcdPort,
+		etcdServers: *etcdServers, admission: admission, sans: sans, extra: fs.Args()}
+	if err := run(opts); err != nil {
 		fmt.Fprintln(os.Stderr, "kube-apiserver-embedded:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, bind string, port, etcdPort int, admission string, sans []net.IP, extra []string) error {
+// options of one API server run.
+type options struct {
+	dir, bind, listen string
+	port, etcdPort    int
+	etcdServers       string // external etcd; empty: an embedded one on bind:etcdPort
+	admission         string
+	sans              []net.IP
+	extra             []string
+}
+
+// runEtcd runs etcd alone until SIGTERM/SIGINT, after writing the shared PKI into dir.
+func runEtcd(dir, bind string, port int) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if _, err := ensurePKI(dir, bind, nil); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	e, err := startEtcd(ctx, filepath.Join(dir, "etcd"), bind, port)
+	if err != nil {
+		return err
+	}
+	fmt.Println("ready etcd http://" + net.JoinHostPort(bind, strconv.Itoa(port)))
+	<-ctx.Done()
+	e.Close()
+	return nil
+}
+
+func run(o options) error {
+	dir, bind, port := o.dir, o.bind, o.port
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	kubeconfig := filepath.Join(dir, "admin.kubeconfig")
 	os.Remove(kubeconfig) // its presence means "ready"
-	pki, err := ensurePKI(dir, bind, sans)
+	pki, err := ensurePKI(dir, bind, o.sans)
 	if err != nil {
 		return err
 	}
@@ -110,16 +169,20 @@ func run(dir, bind string, port, etcdPort int, admission string, sans []net.IP, 
 		os.Exit(1)
 	}()
 
-	etcd, err := startEtcd(ctx, filepath.Join(dir, "etcd"), bind, etcdPort)
-	if err != nil {
-		return err
+	etcdServers := o.etcdServers
+	if etcdServers == "" {
+		etcd, err := startEtcd(ctx, filepath.Join(dir, "etcd"), bind, o.etcdPort)
+		if err != nil {
+			return err
+		}
+		defer etcd.Close() // after the API server has returned
+		etcdServers = "http://" + net.JoinHostPort(bind, strconv.Itoa(o.etcdPort))
 	}
-	defer etcd.Close() // after the API server has returned
 
 	hostPort := net.JoinHostPort(bind, strconv.Itoa(port))
 	cmd.SetArgs(append([]string{
-		"--etcd-servers=http://" + net.JoinHostPort(bind, strconv.Itoa(etcdPort)),
-		"--bind-address=" + bind,
+		"--etcd-servers=" + etcdServers,
+		"--bind-address=" + o.listen,
 		"--secure-port=" + strconv.Itoa(port),
 		"--advertise-address=" + bind,
 		"--tls-cert-file=" + filepath.Join(dir, "apiserver.crt"),
@@ -131,12 +194,12 @@ func run(dir, bind string, port, etcdPort int, admission string, sans []net.IP, 
 		"--authorization-mode=Node,RBAC",
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--enable-priority-and-fairness=false",
-		admission,
+		o.admission,
 		"--endpoint-reconciler-type=none", // no `kubernetes` Endpoints writes
 		"--allow-privileged=true",
 		"--cert-dir=" + filepath.Join(dir, "certs"),
 		"--profiling=false",
-	}, extra...))
+	}, o.extra...))
 
 	apiErr := make(chan error, 1)
 	go func() { apiErr <- cmd.Execute() }()

@@ -72,6 +72,7 @@ pub(crate) fn tracker(name: &str, weight: i32, set: impl FnOnce(&mut Tracker)) -
         file: None,
         interface: None,
         pods: None,
+        http: None,
     };
     set(&mut t);
     t

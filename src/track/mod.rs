@@ -1,7 +1,7 @@
 //! Health trackers (keepalived's vrrp_script, track_process, track_file, track_interface).
 //!
 //! - [`hysteresis`]: the pure core: rise/fall counting, weights, combination.
-//! - [`script`], [`process`], [`file`], [`interface`]: one prober per kind, each a tokio task
+//! - [`script`], [`http`], [`process`], [`file`], [`interface`]: one prober per kind, each a tokio task
 //!   reporting [`Observation`]s.
 //! - [`set`]: the trackers of one instance: starts the probers, feeds their results through
 //!   the core and tells the instance's driver whenever the combined result changes.
@@ -9,6 +9,7 @@
 //! This module also checks tracker specs.
 
 pub mod file;
+pub mod http;
 pub mod hysteresis;
 pub mod interface;
 pub mod pods;
@@ -64,6 +65,8 @@ pub fn kind(t: &Tracker) -> &'static str {
         "file"
     } else if t.interface.is_some() {
         "interface"
+    } else if t.http.is_some() {
+        "http"
     } else {
         "pods"
     }
@@ -120,12 +123,16 @@ pub fn validate_specs(trackers: &[Tracker], report: &mut dyn FnMut(String, Strin
             t.file.is_some(),
             t.interface.is_some(),
             t.pods.is_some(),
+            t.http.is_some(),
         ];
         if kinds.iter().filter(|k| **k).count() != 1 {
             report(
                 at(""),
-                "set exactly one of script, process, file, interface, pods".into(),
+                "set exactly one of script, process, file, interface, pods, http".into(),
             );
+        }
+        if let Some(h) = &t.http {
+            validate_http(h, &|f| at(&format!(".http.{f}")), report);
         }
         if let Some(s) = &t.script {
             if s.command.is_empty() || s.command[0].is_empty() {
@@ -181,6 +188,95 @@ pub fn validate_specs(trackers: &[Tracker], report: &mut dyn FnMut(String, Strin
         {
             report(at(".pods.namespace"), "must not be empty".into());
         }
+    }
+}
+
+/// A duration field of a tracker: parses and is more than zero.
+fn validate_period(value: &str, field: String, report: &mut dyn FnMut(String, String)) {
+    match duration::parse(value) {
+        Err(e) => report(field, e.to_string()),
+        Ok(d) if d.is_zero() => report(field, "must be more than 0s".into()),
+        Ok(_) => {}
+    }
+}
+
+/// The http tracker's fields.
+fn validate_http(
+    h: &crate::spec::HttpTracker,
+    at: &dyn Fn(&str) -> String,
+    report: &mut dyn FnMut(String, String),
+) {
+    let tls = match http::parse_url(&h.url) {
+        Ok(target) => Some(target.tls),
+        Err(e) => {
+            report(at("url"), e.to_string());
+            None
+        }
+    };
+    if h.expected_status.is_empty() {
+        report(
+            at("expectedStatus"),
+            "must list at least one status code".into(),
+        );
+    }
+    if let Some(code) = h.expected_status.iter().find(|c| !(100..=599).contains(*c)) {
+        report(
+            at("expectedStatus"),
+            format!("{code} is not an HTTP status code (100-599)"),
+        );
+    }
+    validate_period(&h.interval, at("interval"), report);
+    if let Some(t) = &h.timeout {
+        validate_period(t, at("timeout"), report);
+    }
+    if h.rise == 0 {
+        report(at("rise"), "must be at least 1".into());
+    }
+    if h.fall == 0 {
+        report(at("fall"), "must be at least 1".into());
+    }
+    if let Some(name) = &h.server_name {
+        if rustls::pki_types::ServerName::try_from(name.as_str()).is_err() {
+            report(
+                at("serverName"),
+                format!("{name:?} is not a DNS name or IP address"),
+            );
+        }
+        if tls == Some(false) {
+            report(at("serverName"), "applies to https:// URLs only".into());
+        }
+    }
+    for (field, path) in [
+        ("caFile", &h.ca_file),
+        ("clientCertFile", &h.client_cert_file),
+        ("clientKeyFile", &h.client_key_file),
+    ] {
+        if let Some(p) = path {
+            if !p.starts_with('/') {
+                report(at(field), format!("{p:?} must be an absolute path"));
+            }
+            if tls == Some(false) {
+                report(at(field), "applies to https:// URLs only".into());
+            }
+        }
+    }
+    if h.insecure_skip_verify && tls == Some(false) {
+        report(
+            at("insecureSkipVerify"),
+            "applies to https:// URLs only".into(),
+        );
+    }
+    if h.insecure_skip_verify && h.ca_file.is_some() {
+        report(
+            at("insecureSkipVerify"),
+            "set either caFile (verify against it) or insecureSkipVerify (verify nothing), not both".into(),
+        );
+    }
+    if h.client_cert_file.is_some() != h.client_key_file.is_some() {
+        report(
+            at("clientCertFile"),
+            "clientCertFile and clientKeyFile go together".into(),
+        );
     }
 }
 
@@ -312,6 +408,48 @@ spec:
                 "spec.trackers[1].file.path",
                 "spec.trackers[3].script.fall"
             ]
+        );
+    }
+
+    #[test]
+    fn bad_http_trackers_name_their_field() {
+        let check = |http: &str| {
+            let doc = format!("{{name: api, weight: -20, http: {http}}}");
+            let t: crate::spec::Tracker = serde_saphyr::from_str(&doc).unwrap();
+            let mut found = Vec::new();
+            super::validate_specs(&[t], &mut |field, msg| {
+                found.push(format!("{field}: {msg}"))
+            });
+            found
+        };
+        assert_eq!(
+            check("{url: \"https://127.0.0.1:6443/readyz\", interval: 200ms}"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            check("{url: \"ftp://h/\", expectedStatus: [200, 700], interval: 0s, fall: 0}"),
+            [
+                "spec.trackers[0].http.url: \"ftp://h/\" is not an http:// or https:// URL with a host: the scheme must be http or https",
+                "spec.trackers[0].http.expectedStatus: 700 is not an HTTP status code (100-599)",
+                "spec.trackers[0].http.interval: must be more than 0s",
+                "spec.trackers[0].http.fall: must be at least 1",
+            ]
+        );
+        assert_eq!(
+            check(
+                "{url: \"http://127.0.0.1/\", caFile: ca.crt, insecureSkipVerify: true, expectedStatus: []}"
+            ),
+            [
+                "spec.trackers[0].http.expectedStatus: must list at least one status code",
+                "spec.trackers[0].http.caFile: \"ca.crt\" must be an absolute path",
+                "spec.trackers[0].http.caFile: applies to https:// URLs only",
+                "spec.trackers[0].http.insecureSkipVerify: applies to https:// URLs only",
+                "spec.trackers[0].http.insecureSkipVerify: set either caFile (verify against it) or insecureSkipVerify (verify nothing), not both",
+            ]
+        );
+        assert_eq!(
+            check("{url: \"https://127.0.0.1/\", clientKeyFile: /k.pem}"),
+            ["spec.trackers[0].http.clientCertFile: clientCertFile and clientKeyFile go together"]
         );
     }
 }

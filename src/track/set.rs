@@ -118,6 +118,16 @@ impl TrackerSet {
                     i,
                     tx.clone(),
                 ))
+            } else if let Some(h) = &t.http {
+                match super::http::HttpProbe::new(h) {
+                    Ok(probe) => tokio::spawn(probe.run(i, tx.clone())),
+                    Err(e) => {
+                        // A CA or client-certificate file that cannot be used: the tracker is
+                        // down and shows why; the instance and its other trackers run on.
+                        agg.apply(i, Observation::broken(e.to_string()));
+                        continue;
+                    }
+                }
             } else if let (Some(p), Some(view)) = (&t.pods, &env.pods) {
                 agg.apply(i, super::pods::reading(p, &view.borrow()));
                 tokio::spawn(super::pods::run(p.clone(), view.clone(), i, tx.clone()))
@@ -194,7 +204,11 @@ impl Aggregator {
         let entries: Vec<Entry> = trackers
             .iter()
             .map(|t| {
-                let (rise, fall) = t.script.as_ref().map_or((1, 1), |s| (s.rise, s.fall));
+                let (rise, fall) = match (&t.script, &t.http) {
+                    (Some(s), _) => (s.rise, s.fall),
+                    (_, Some(h)) => (h.rise, h.fall),
+                    _ => (1, 1),
+                };
                 Entry {
                     name: t.name.clone(),
                     kind: kind(t),
@@ -302,6 +316,7 @@ mod tests {
             file: None,
             interface: None,
             pods: None,
+            http: None,
         }
     }
 
@@ -389,6 +404,51 @@ mod tests {
         );
         metrics.remove_tracker("web", "check");
         assert!(!metrics.render().contains("tracker=\"check\""));
+    }
+
+    /// An http tracker's rise and fall are counted exactly: fall 3 needs three failures in a
+    /// row, rise 2 two successes; its kind shows as "http".
+    #[test]
+    fn http_rise_and_fall_are_exact() {
+        use crate::spec::HttpTracker;
+        use crate::track::Reading::*;
+        let mut api = tracker("api");
+        api.weight = -50;
+        api.http = Some(HttpTracker {
+            url: "https://127.0.0.1:6443/readyz".into(),
+            expected_status: vec![200],
+            interval: "200ms".into(),
+            timeout: None,
+            rise: 2,
+            fall: 3,
+            ca_file: None,
+            insecure_skip_verify: false,
+            server_name: None,
+            client_cert_file: None,
+            client_key_file: None,
+        });
+        let status = StatusStore::default();
+        let mut agg = Aggregator::new("cp", &[api], Metrics::new(), status.clone());
+        let c = |adjustment| {
+            Some(Contribution {
+                adjustment,
+                fault: false,
+            })
+        };
+        let obs = |r, d: &str| Observation::new(r, d.into());
+        assert_eq!(agg.apply(0, obs(Pass, "status 200")), None); // pending -> up: no change
+        assert_eq!(agg.apply(0, obs(Fail, "status 500")), None);
+        assert_eq!(agg.apply(0, obs(Fail, "timeout after 200ms")), None);
+        assert_eq!(agg.apply(0, obs(Pass, "status 200")), None); // the run is broken
+        assert_eq!(agg.apply(0, obs(Fail, "status 500")), None);
+        assert_eq!(agg.apply(0, obs(Fail, "status 500")), None);
+        assert_eq!(
+            agg.apply(0, obs(Fail, "TLS: invalid peer certificate")),
+            c(-50)
+        );
+        assert_eq!(agg.apply(0, obs(Pass, "status 200")), None);
+        assert_eq!(agg.apply(0, obs(Pass, "status 200")), c(0));
+        assert_eq!(status.snapshot()[0].trackers[0].kind, "http");
     }
 
     #[test]

@@ -79,6 +79,10 @@ pub struct Instance {
     tracker_fault: bool,
     started: bool,
     stopping: bool,
+    /// A master whose weight-0 tracker failed (or whose sync group faulted): it has sent
+    /// priority 0 and keeps its addresses until its successor advertises (at most
+    /// Master_Down_Interval), then enters Fault.
+    faulting: bool,
     /// The addresses are installed although this instance is not master: a previous run of the
     /// agent left them (it was killed while master) and this one started holding them.
     holds_leftover: bool,
@@ -110,6 +114,7 @@ impl Instance {
             tracker_fault: false,
             started: false,
             stopping: false,
+            faulting: false,
             holds_leftover: false,
             since: Duration::ZERO,
             actions: VecDeque::new(),
@@ -306,10 +311,14 @@ impl Instance {
 
     /// RFC 5798 §6.4.3, "If an ADVERTISEMENT is received".
     fn master_heard(&mut self, now: Duration, src: IpAddr, advert: &Advert) {
-        if self.stopping {
+        if self.stopping || self.faulting {
             // A successor is advertising: hand over now (design.md principle 5).
             if advert.priority != STOP {
-                self.finish_stop(now);
+                if self.stopping {
+                    self.finish_stop(now);
+                } else {
+                    self.finish_fault(now);
+                }
             }
             return;
         }
@@ -341,7 +350,11 @@ impl Instance {
     /// Time has passed the deadline from [`Instance::poll_timeout`].
     pub fn handle_timeout(&mut self, now: Duration) {
         if self.handover_timer.is_some_and(|t| t <= now) {
-            self.finish_stop(now);
+            if self.stopping {
+                self.finish_stop(now);
+            } else {
+                self.finish_fault(now);
+            }
             return;
         }
         if self.link.poll(now).is_some() {

@@ -415,6 +415,15 @@ impl Pinger {
         Pinger { proc }
     }
 
+    /// Stop now (SIGINT: ping prints its statistics) and report.
+    pub fn stop(mut self) -> PingReport {
+        self.proc.signal("INT");
+        if !self.proc.wait_exit(Duration::from_secs(5)) {
+            self.proc.kill();
+        }
+        parse_ping(&self.proc.log_text())
+    }
+
     /// Wait for ping to finish (bounded by its own deadline plus a margin) and report.
     pub fn finish(mut self) -> PingReport {
         if !self.proc.wait_exit(Duration::from_secs(120)) {

@@ -31,9 +31,17 @@ pub struct RealCluster {
 impl RealCluster {
     /// `hack/cluster.sh up N` (after a `down` of anything left from an earlier run).
     pub fn up(nodes: usize) -> RealCluster {
+        Self::up_with(nodes, &[])
+    }
+
+    /// `hack/cluster.sh up N FLAGS...` (`--services`: pod network and kube-proxy).
+    pub fn up_with(nodes: usize, flags: &[&str]) -> RealCluster {
         let _ = Self::script(&["down"]);
         let t0 = Instant::now();
-        let out = Self::script(&["up", &nodes.to_string()]);
+        let n = nodes.to_string();
+        let mut args = vec!["up", n.as_str()];
+        args.extend_from_slice(flags);
+        let out = Self::script(&args);
         // Drop tears down whatever part came up, even when `up` failed half-way.
         let mut bed = RealCluster {
             env: BTreeMap::new(),

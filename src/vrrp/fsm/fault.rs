@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::{Action, Instance, State, TransitionReason};
 use crate::vrrp::link::LinkReport;
 use crate::vrrp::priority::STOP;
+use crate::vrrp::timers::master_down_interval;
 
 impl Instance {
     /// A weight-0 tracker went down (`true`) or came back (`false`).
@@ -41,13 +42,32 @@ impl Instance {
         match (self.state, faulty) {
             (State::Fault, false) => self.join(now, TransitionReason::FaultCleared),
             (State::Fault, true) | (State::Initialize, _) => {}
-            (State::Master, true) => {
-                // Tell the backups at once when we still can (a tracker fault, link up).
-                if !link_down {
-                    self.send_advert(STOP);
-                }
+            (State::Master, true) if link_down => {
+                // Nothing can be sent or heard: leave at once.
+                self.faulting = false;
                 self.actions.push_back(Action::RemoveVips);
                 self.enter(now, State::Fault, reason);
+            }
+            (State::Master, true) => {
+                // A tracker (or sync group) fault with the link up: tell the backups (priority
+                // 0: they take over after Skew_Time) and keep the addresses until the
+                // successor's first advert, at most Master_Down_Interval, as a shutdown does
+                // (design.md principle 5): the client sees no gap. A kube-proxy keeps serving a
+                // terminating endpoint meanwhile.
+                if !self.faulting {
+                    self.faulting = true;
+                    self.send_advert(STOP);
+                    self.adver_timer = None;
+                    self.handover_timer =
+                        Some(now + master_down_interval(self.priority, self.cfg.advert_interval));
+                }
+            }
+            (State::Master, false) if self.faulting => {
+                // Healthy again before anyone took over: carry on as master.
+                self.faulting = false;
+                self.handover_timer = None;
+                self.send_advert(self.priority);
+                self.adver_timer = Some(now + self.cfg.advert_interval);
             }
             (State::Backup, true) => {
                 self.drop_leftover();
@@ -55,5 +75,17 @@ impl Instance {
             }
             (_, false) => {}
         }
+    }
+
+    /// The end of a fault handover: the successor spoke, or nobody did in time.
+    pub(super) fn finish_fault(&mut self, now: Duration) {
+        self.faulting = false;
+        self.actions.push_back(Action::RemoveVips);
+        let reason = if self.tracker_fault || !self.group.fault {
+            TransitionReason::TrackerFault
+        } else {
+            TransitionReason::SyncGroup
+        };
+        self.enter(now, State::Fault, reason);
     }
 }

@@ -14,6 +14,7 @@ impl Instance {
             return;
         }
         self.stopping = true;
+        self.faulting = false;
         if self.state == State::Master {
             self.send_advert(STOP);
             self.adver_timer = None;
@@ -34,6 +35,7 @@ impl Instance {
     }
 
     pub(super) fn finish_stop(&mut self, now: Duration) {
+        self.faulting = false;
         if self.state == State::Master {
             self.actions.push_back(Action::RemoveVips);
             self.holds_leftover = false;

@@ -21,6 +21,8 @@ pub struct Metrics {
     pub adverts_received: IntCounterVec,
     /// Packets dropped, by reason.
     pub discards: IntCounterVec,
+    /// VRRPv3 IPv4 adverts accepted whose checksum left out the pseudo-header (RFC 9568).
+    pub checksum_without_pseudo_header: IntCounterVec,
     /// Accepted adverts whose address list differs from ours.
     pub address_mismatches: IntCounterVec,
     /// Unix time the current state was entered.
@@ -35,6 +37,10 @@ pub struct Metrics {
     pub tracker_checks: IntCounterVec,
     /// Tracker checks that failed.
     pub tracker_failures: IntCounterVec,
+    /// Notify hooks run.
+    pub notify_runs: IntCounterVec,
+    /// Notify hooks that failed, by reason.
+    pub notify_failures: IntCounterVec,
 }
 
 const STATES: [State; 4] = [
@@ -95,6 +101,11 @@ impl Metrics {
                 "Received VRRP packets dropped, by interface and reason.",
                 &["interface", "reason"],
             ),
+            checksum_without_pseudo_header: counter(
+                "kube_vrrp_checksum_without_pseudo_header_total",
+                "VRRPv3 IPv4 adverts accepted whose checksum was computed without the IP pseudo-header (RFC 9568 §5.2.8; keepalived's v3_checksum_as_v2), by interface.",
+                &["interface"],
+            ),
             address_mismatches: counter(
                 "kube_vrrp_address_mismatch_total",
                 "Accepted advertisements whose address list differs from the configured one.",
@@ -136,6 +147,16 @@ impl Metrics {
                 "Health tracker checks that failed.",
                 &["vip", "tracker"],
             ),
+            notify_runs: counter(
+                "kube_vrrp_notify_runs_total",
+                "Notify hooks run, by hook (master, backup, fault, stop).",
+                &["vip", "hook"],
+            ),
+            notify_failures: counter(
+                "kube_vrrp_notify_failures_total",
+                "Notify hooks that failed (failed: exit status, signal or timeout; cannot_run; queue_full: not run).",
+                &["vip", "hook", "reason"],
+            ),
             registry,
         }
     }
@@ -156,6 +177,8 @@ impl Metrics {
             self.discards
                 .with_label_values(&[interface, reason.as_str()]);
         }
+        self.checksum_without_pseudo_header
+            .with_label_values(&[interface]);
     }
 
     /// Forget an instance that was removed.

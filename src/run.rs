@@ -40,6 +40,8 @@ pub async fn run(opts: RunOptions, initial: ConfigFile, stamp: Stamp) -> Result<
         lock: _lock,
         ..
     } = plane;
+    // Standalone mode runs notify hooks (the Kubernetes agent refuses them).
+    supervisor.allow_notify_hooks();
     let mut current = initial;
     supervisor
         .apply(

@@ -1,8 +1,6 @@
 //! The VirtualIP resource (`kubevrrp.io/v1alpha1`) as users write it: the same field names in a
 //! standalone file and in Kubernetes (design.md §3). Defaults are keepalived's.
 
-use std::collections::BTreeMap;
-
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -11,6 +9,11 @@ use serde::{Deserialize, Serialize};
 pub const API_VERSION: &str = "kubevrrp.io/v1alpha1";
 /// Kind of the resource.
 pub const KIND: &str = "VirtualIP";
+
+mod added;
+mod selector;
+pub use added::{LinkDebounce, NotifyHooks, V3Checksum};
+pub use selector::{LabelSelector, LabelSelectorRequirement};
 
 /// `spec` of a VirtualIP: one virtual router (keepalived's `vrrp_instance`). Validation rules
 /// below are enforced by the API server (OpenAPI + CEL) and checked again by the agent.
@@ -37,6 +40,9 @@ pub const KIND: &str = "VirtualIP";
 #[x_kube(validation = Rule::new("self.addresses.all(a, a.contains(':')) || self.addresses.all(a, !a.contains(':'))").message("spec.addresses: all addresses must be of one family (IPv4 or IPv6)"))]
 #[x_kube(validation = Rule::new("self.version == 3 || self.addresses.all(a, !a.contains(':'))").message("spec.addresses: VRRPv2 carries IPv4 only; use version: 3 for IPv6"))]
 #[x_kube(validation = Rule::new("self.version == 2 ? (duration(self.advertInterval) >= duration('1s') && duration(self.advertInterval) <= duration('255s') && duration(self.advertInterval).getMilliseconds() % 1000 == 0) : (duration(self.advertInterval) >= duration('10ms') && duration(self.advertInterval) <= duration('40950ms') && duration(self.advertInterval).getMilliseconds() % 10 == 0)").message("spec.advertInterval: VRRPv3 takes 10ms..40.95s in steps of 10ms; VRRPv2 takes whole seconds 1s..255s"))]
+#[x_kube(validation = Rule::new("!has(self.virtualMac) || !self.virtualMac || self.addresses.all(a, !a.contains(':'))").message("spec.virtualMac: IPv4 only (a virtual MAC for IPv6 is not supported yet)"))]
+#[x_kube(validation = Rule::new("!has(self.notify)").message("spec.notify: notify hooks run only in standalone mode (kube-vrrp run --config, the static pod); in Kubernetes the agent runs in a locked-down pod and the VirtualIP's Events report every transition"))]
+#[x_kube(validation = Rule::new("!has(self.v3Checksum) || self.v3Checksum == 'Standard' || (self.version == 3 && self.addresses.all(a, !a.contains(':')))").message("spec.v3Checksum: WithoutPseudoHeader applies to VRRPv3 over IPv4 only"))]
 #[x_kube(validation = Rule::new("!has(self.maxAdvertInterval) || (duration(self.maxAdvertInterval) >= duration(self.advertInterval) && duration(self.maxAdvertInterval) <= duration('255s'))").message("spec.maxAdvertInterval: must be at least spec.advertInterval and at most 255s"))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VirtualIpSpec {
@@ -111,6 +117,40 @@ pub struct VirtualIpSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
     pub trackers: Vec<Tracker>,
+    /// keepalived's `vrrp_startup_delay`: after the agent starts, wait this long before
+    /// joining (0s..1h; a VirtualIP added later joins at once).
+    #[serde(default = "default_zero", skip_serializing_if = "is_zero")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^(0|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$")
+    )]
+    #[x_kube(validation = Rule::new("self == '0' || duration(self) <= duration('1h')").message("spec.startupDelay: must be 0s..1h"))]
+    pub startup_delay: String,
+    /// keepalived's `interface_up_down_delays`: delays before acting on the interface going
+    /// down or coming back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_debounce: Option<LinkDebounce>,
+    /// The checksum of the VRRPv3 IPv4 adverts sent: `Standard` (default) or
+    /// `WithoutPseudoHeader` (keepalived's `v3_checksum_as_v2`). Both are accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v3_checksum: Option<V3Checksum>,
+    /// keepalived's notify scripts, standalone mode only (refused in Kubernetes, where the
+    /// VirtualIP's Events report transitions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyHooks>,
+    /// keepalived's `vrrp_sync_group`: VirtualIPs with the same group fail over together on
+    /// each node (a node is master of all of them or of none). A DNS label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    )]
+    pub sync_group: Option<String>,
+    /// keepalived's `use_vmac`: the master holds the VIP on a macvlan `vrrp.{vrid}` with the
+    /// RFC 5798 virtual MAC 00-00-5E-00-01-{vrid}, so clients keep one MAC across failovers.
+    /// IPv4 only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub virtual_mac: bool,
 }
 
 fn default_version() -> u8 {
@@ -125,7 +165,7 @@ fn default_priority() -> u8 {
 fn default_true() -> bool {
     true
 }
-fn default_zero() -> String {
+pub(crate) fn default_zero() -> String {
     "0s".to_string()
 }
 fn is_zero(s: &String) -> bool {
@@ -146,52 +186,6 @@ pub struct PriorityOverride {
     /// Priority 1..=255 on the matching nodes.
     #[schemars(range(min = 1, max = 255))]
     pub priority: u8,
-}
-
-/// A Kubernetes label selector (`matchLabels` and `matchExpressions`).
-#[derive(JsonSchema, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct LabelSelector {
-    /// Labels that must all be equal.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub match_labels: BTreeMap<String, String>,
-    /// Expressions that must all hold.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub match_expressions: Vec<LabelSelectorRequirement>,
-}
-
-/// One `matchExpressions` entry.
-#[derive(KubeSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[x_kube(validation = Rule::new("(self.operator in ['In', 'NotIn'] && has(self.values) && size(self.values) > 0) || (self.operator in ['Exists', 'DoesNotExist'] && (!has(self.values) || size(self.values) == 0))").message("matchExpressions: operator must be In/NotIn with values, or Exists/DoesNotExist without"))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct LabelSelectorRequirement {
-    /// Label key.
-    pub key: String,
-    /// In, NotIn, Exists or DoesNotExist.
-    pub operator: String,
-    /// Values for In and NotIn.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub values: Vec<String>,
-}
-
-impl LabelSelector {
-    /// Whether `labels` satisfy the selector; an empty selector matches everything. An unknown
-    /// operator matches nothing (validation reports it).
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.match_labels
-            .iter()
-            .all(|(k, v)| labels.get(k) == Some(v))
-            && self.match_expressions.iter().all(|e| {
-                let value = labels.get(&e.key);
-                match e.operator.as_str() {
-                    "In" => value.is_some_and(|v| e.values.contains(v)),
-                    "NotIn" => value.is_none_or(|v| !e.values.contains(v)),
-                    "Exists" => value.is_some(),
-                    "DoesNotExist" => value.is_none(),
-                    _ => false,
-                }
-            })
-    }
 }
 
 /// v2 authentication.
@@ -299,11 +293,19 @@ pub struct ScriptTracker {
     /// argv; no shell unless named.
     #[schemars(length(min = 1))]
     pub command: Vec<String>,
-    /// Time between runs (keepalived default 1s).
+    /// Time between runs, 10ms or more (keepalived default 1s).
     #[serde(default = "default_interval")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+    )]
     pub interval: String,
-    /// Kill and count a failure after this long (default: the interval).
+    /// Kill and count a failure after this long, 10ms or more (default: the interval).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+    )]
     pub timeout: Option<String>,
     /// Successes needed to go up.
     #[serde(default = "default_one")]
@@ -381,6 +383,13 @@ pub struct ProcessTracker {
 pub struct FileTracker {
     /// File holding an integer.
     pub path: String,
+    /// How often the file is read: 10ms or more (default 1s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+    )]
+    pub interval: Option<String>,
 }
 
 /// keepalived's track_interface.

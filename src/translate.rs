@@ -13,6 +13,9 @@ use crate::vrrp::priority::OWNER;
 use crate::vrrp::timers::check_interval;
 use crate::vrrp::{Auth, InstanceConfig, Version};
 
+mod added;
+pub use added::{MAX_LINK_DELAY, MAX_STARTUP_DELAY, NotifyConfig};
+
 /// A problem with a spec, naming the field (e.g. `spec.advertInterval`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -80,6 +83,14 @@ pub struct RouterConfig {
     pub trackers: Vec<crate::spec::Tracker>,
     /// Adverts announcing a longer interval are discarded (`spec.maxAdvertInterval`).
     pub max_advert_interval: Option<Duration>,
+    /// The checksum form of the VRRPv3 IPv4 adverts sent (`spec.v3Checksum`).
+    pub checksum: crate::vrrp::packet::ChecksumForm,
+    /// Notify hooks (`spec.notify`; standalone mode only).
+    pub notify: NotifyConfig,
+    /// The sync group (`spec.syncGroup`).
+    pub sync_group: Option<String>,
+    /// Hold the VIPs on a virtual MAC interface (`spec.virtualMac`).
+    pub virtual_mac: bool,
 }
 
 /// Node-independent checks of a spec: every problem, each naming its field.
@@ -223,6 +234,7 @@ pub fn validate(spec: &VirtualIpSpec) -> Vec<SpecError> {
     crate::track::validate_specs(&spec.trackers, &mut |field, message| {
         errors.push(err(field, message));
     });
+    added::validate(spec, &mut errors);
     errors
 }
 
@@ -406,6 +418,8 @@ pub fn translate(
         addresses: vips.iter().map(|v| v.addr).collect(),
         auth,
         primary,
+        startup_delay: added::startup_delay(spec),
+        link_debounce: added::link_debounce(spec),
     };
     Ok(Some(RouterConfig {
         name: name.to_string(),
@@ -427,5 +441,9 @@ pub fn translate(
             .max_advert_interval
             .as_deref()
             .and_then(|m| duration::parse(m).ok()),
+        checksum: added::checksum(spec),
+        notify: added::notify(spec),
+        sync_group: spec.sync_group.clone(),
+        virtual_mac: spec.virtual_mac,
     }))
 }

@@ -4,7 +4,9 @@
 //! Line 1: `{"rfc": "...", "rule": "...", "config": {...}}`. Every later line:
 //! `{"at": "<duration>", "input": ..., "expect": ["<action>", ...], "next_timeout": "<duration>"|null}`.
 //! Inputs: "startup", "startup_holding" (addresses left installed by a killed run), "timeout" (asserts the deadline is exactly `at`), "shutdown", "release",
-//! {"advert": {...}}, {"adjust": N}, {"link": "up"|"down"}, {"tracker_fault": bool}.
+//! {"advert": {...}}, {"adjust": N}, {"link": "up"|"down"}, {"tracker_fault": bool},
+//! {"group": {"fault": bool, "adjustment": N|null}} (the sync group's input). A step may assert
+//! the instance's report to its sync group: `"view": {"own_fault": bool, "adjustment": N}`.
 //! A discarded advert expects "discard <reason>"; an address-list mismatch "accepted address_mismatch".
 
 use std::net::IpAddr;
@@ -12,7 +14,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kube_vrrp::duration;
-use kube_vrrp::vrrp::{Advert, Auth, Instance, InstanceConfig, Version};
+use kube_vrrp::vrrp::sync::GroupInput;
+use kube_vrrp::vrrp::{Advert, Auth, Instance, InstanceConfig, LinkDebounce, Version};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -39,6 +42,12 @@ struct Config {
     #[serde(default)]
     password: Option<String>,
     primary: IpAddr,
+    #[serde(default)]
+    startup_delay: Option<String>,
+    #[serde(default)]
+    link_down_delay: Option<String>,
+    #[serde(default)]
+    link_up_delay: Option<String>,
 }
 
 fn yes() -> bool {
@@ -55,6 +64,16 @@ struct Step {
     /// Required on every step: a duration, or `null` for "no deadline armed".
     #[serde(deserialize_with = "required_nullable")]
     next_timeout: Option<String>,
+    /// Optional: what the instance reports to its sync group afterwards.
+    #[serde(default)]
+    view: Option<ViewOut>,
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct ViewOut {
+    own_fault: bool,
+    adjustment: i32,
 }
 
 /// A field that must be present and may be `null` (serde treats a missing `Option` as `None`
@@ -116,6 +135,11 @@ fn run(file: &str) {
         addresses: c.addresses.clone(),
         auth: c.password.as_deref().map_or(Auth::None, Auth::pass),
         primary: c.primary,
+        startup_delay: c.startup_delay.as_deref().map_or(Duration::ZERO, dur),
+        link_debounce: LinkDebounce {
+            down: c.link_down_delay.as_deref().map_or(Duration::ZERO, dur),
+            up: c.link_up_delay.as_deref().map_or(Duration::ZERO, dur),
+        },
     };
     let mut inst = Instance::new(cfg.clone());
     for (n, line) in lines {
@@ -161,6 +185,14 @@ fn run(file: &str) {
                 inst.handle_priority_adjustment(now, o["adjust"].as_i64().expect("adjust") as i32)
             }
             Value::Object(o) if o.contains_key("link") => inst.handle_link(now, o["link"] == "up"),
+            Value::Object(o) if o.contains_key("group") => {
+                let g = &o["group"];
+                let input = GroupInput {
+                    fault: g["fault"].as_bool().expect("group.fault"),
+                    adjustment: g["adjustment"].as_i64().map(|a| a as i32),
+                };
+                inst.handle_group(now, input)
+            }
             Value::Object(o) if o.contains_key("tracker_fault") => {
                 inst.handle_tracker_fault(now, o["tracker_fault"].as_bool().expect("bool"))
             }
@@ -175,6 +207,14 @@ fn run(file: &str) {
             step.next_timeout.as_deref().map(dur),
             "{ctx}: next deadline"
         );
+        if let Some(want) = &step.view {
+            let v = inst.view();
+            let got = ViewOut {
+                own_fault: v.own_fault,
+                adjustment: v.adjustment,
+            };
+            assert_eq!(&got, want, "{ctx}: view");
+        }
     }
 }
 
@@ -243,4 +283,12 @@ transcripts!(
     leftover_dropped_when_a_master_is_heard,
     leftover_adopted_when_this_node_wins,
     leftover_dropped_on_fault_and_shutdown,
+    startup_delay_waits_before_joining,
+    startup_delay_counts_from_process_start,
+    startup_delay_drops_leftover,
+    link_debounce_absorbs_a_blip,
+    link_debounce_faults_after_a_lasting_outage,
+    sync_group_fault_follows,
+    sync_group_lowest_adjustment_applies,
+    sync_group_reports_own_faults_and_adjustment,
 );

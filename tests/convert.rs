@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use kube_vrrp::config::{self, ConfigFile};
 use kube_vrrp::convert::{ConvertError, ConvertOptions, HostFile, Output, convert};
 use kube_vrrp::spec::{
-    Announce, Authentication, FileTracker, InterfaceTracker, PriorityOverride, ProcessTracker,
-    ScriptTracker, SecretKeyRef, Tracker, VirtualIpSpec,
+    Announce, Authentication, FileTracker, InterfaceTracker, NotifyHooks, PriorityOverride,
+    ProcessTracker, ScriptTracker, SecretKeyRef, Tracker, VirtualIpSpec,
 };
 use proptest::prelude::*;
 
@@ -84,6 +84,7 @@ fn seed_trackers() -> Vec<Tracker> {
         Tracker {
             file: Some(FileTracker {
                 path: "/var/run/my_app/vrrp_track_file".into(),
+                interval: None,
             }),
             ..tracker("track_app_file", 1)
         },
@@ -122,6 +123,12 @@ fn seed_spec(address: &str) -> VirtualIpSpec {
         unicast_peers: vec![],
         announce: None,
         max_advert_interval: None,
+        startup_delay: "0s".into(),
+        link_debounce: None,
+        v3_checksum: None,
+        notify: None,
+        sync_group: None,
+        virtual_mac: false,
         trackers: seed_trackers(),
     }
 }
@@ -311,6 +318,12 @@ fn features_and_unsupported_options() {
             refresh: "60s".into(),
         }),
         max_advert_interval: None,
+        startup_delay: "0s".into(),
+        link_debounce: None,
+        v3_checksum: None,
+        notify: None,
+        sync_group: None,
+        virtual_mac: false,
         trackers: vec![
             Tracker {
                 interface: Some(InterfaceTracker {
@@ -340,6 +353,17 @@ fn features_and_unsupported_options() {
             },
         ],
     };
+    // notify_master and notify convert (standalone mode runs them).
+    let db = VirtualIpSpec {
+        notify: Some(NotifyHooks {
+            master: Some(vec!["/usr/local/bin/became-master.sh".into()]),
+            any: Some(vec!["/usr/local/bin/notify.sh".into()]),
+            ..NotifyHooks::default()
+        }),
+        // vrrp_sync_group G1 { group { DB } }
+        sync_group: Some("g1".into()),
+        ..db
+    };
     assert_eq!(file.virtual_ips[0].spec, db);
     let v6 = &file.virtual_ips[1].spec;
     assert_eq!(
@@ -359,11 +383,8 @@ fn features_and_unsupported_options() {
         [
             w("features.conf", 4, "notification_email"),
             w("features.conf", 7, "smtp_server"),
-            w("features.conf", 55, "vrrp_sync_group"),
             w("features.conf", 60, "virtual_server"),
             w("features.conf", 31, "label"),
-            w("features.conf", 43, "notify_master"),
-            w("features.conf", 44, "notify"),
             w("features.conf", 45, "smtp_alert"),
         ]
     );
@@ -391,6 +412,12 @@ fn include_globs_are_relative_to_the_including_file() {
         unicast_peers: vec![],
         announce: None,
         max_advert_interval: None,
+        startup_delay: "0s".into(),
+        link_debounce: None,
+        v3_checksum: None,
+        notify: None,
+        sync_group: None,
+        virtual_mac: false,
         trackers: vec![Tracker {
             script: Some(ScriptTracker {
                 command: vec!["/usr/bin/pgrep".into(), "-x".into(), "haproxy".into()],

@@ -21,6 +21,8 @@ fn cfg(i: u8, priority: u8, interval: Duration) -> InstanceConfig {
         addresses: vec![VIP],
         auth: Auth::None,
         primary: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10 + i)),
+        startup_delay: Duration::ZERO,
+        link_debounce: Default::default(),
     }
 }
 

@@ -92,6 +92,18 @@ impl DataPlane {
     /// after the first configuration is applied. Only the host lock's holder may do this: the
     /// addresses are then surely not another daemon's.
     pub async fn take_leftovers(&mut self) -> Result<(), RunError> {
+        // Virtual MAC interfaces an earlier run left go first (with the VIPs on them): the
+        // instances create theirs again.
+        match self.netlink.delete_leftover_vmacs().await {
+            Ok(names) => {
+                for name in names {
+                    tracing::info!(interface = %name, "removed a virtual MAC interface left behind by an earlier run");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot remove virtual MAC interfaces left behind")
+            }
+        }
         let left = self
             .netlink
             .ours()

@@ -12,13 +12,17 @@ mod host;
 
 use super::announcer::Announcer;
 use super::deadline::{EngineTimer, Timers};
+use super::notify::Notifier;
 use super::status::{StatusStore, rfc3339};
+use super::sync::SyncGroup;
 use crate::metrics::Metrics;
 use crate::net::announce::FrameSender;
 use crate::net::netlink::{Link, Netlink};
 use crate::net::socket::{VrrpSocket, group_for};
+use crate::net::vmac::Vmac;
 use crate::track::Contribution;
 use crate::translate::RouterConfig;
+use crate::vrrp::sync::{GroupInput, MemberView};
 use crate::vrrp::{Action, Advert, Discard, Instance, State};
 
 /// What a driver is told from outside.
@@ -40,6 +44,8 @@ pub enum Command {
         /// A weight-0 tracker is down.
         fault: bool,
     },
+    /// The sync group's input changed.
+    Group(GroupInput),
     /// Leave gracefully (priority 0 and handover when master) and stop.
     Shutdown,
     /// Leave at once (priority 0, addresses removed now) and stop: the VirtualIP is deleted.
@@ -65,6 +71,10 @@ pub struct Host {
     pub epoch: Instant,
     /// The shared deadline timer (tokio's timers if it could not be had).
     pub timers: Option<Timers>,
+    /// The sync group this instance belongs to on this node, if any.
+    pub group: Option<SyncGroup>,
+    /// The virtual MAC interface (`spec.virtualMac`), if any.
+    pub vmac: Option<Arc<Vmac>>,
 }
 
 /// How long an installed VIP lives unless refreshed: a little over the backups'
@@ -95,6 +105,10 @@ struct Driver {
     /// This instance's adverts-received and adverts-sent counters, looked up once.
     received: prometheus::IntCounter,
     sent: prometheus::IntCounter,
+    /// The notify hooks' queue.
+    notifier: Notifier,
+    /// What was last reported to the sync group.
+    reported: MemberView,
 }
 
 /// Run one virtual router until it is told to shut down (or its channel closes). `trackers` is
@@ -115,7 +129,10 @@ pub async fn run(
     let labels = [cfg.name.as_str(), vrid.as_str()];
     let received = host.metrics.adverts_received.with_label_values(&labels);
     let sent = host.metrics.adverts_sent.with_label_values(&labels);
+    let notifier = Notifier::start(&cfg.name, &cfg.notify, &host.metrics);
     let mut d = Driver {
+        notifier,
+        reported: MemberView::default(),
         announcer: Announcer::new(cfg.announce.clone()),
         cfg,
         host,
@@ -150,7 +167,11 @@ pub async fn run(
     }
     loop {
         d.execute().await;
+        d.report_to_group();
         if d.stopped {
+            // The stop hook (and any still queued) may finish; the engine is done.
+            let bound = d.notifier.timeout() + Duration::from_secs(1);
+            d.notifier.finish(bound).await;
             break;
         }
         timer.set(d.inst.poll_timeout().map(|t| d.host.epoch + t));
@@ -308,6 +329,11 @@ impl Driver {
             Command::Trackers { adjustment, fault } => {
                 self.apply_trackers(now, Contribution { adjustment, fault });
             }
+            Command::Group(input) => {
+                let before = self.inst.priority();
+                self.inst.handle_group(now, input);
+                self.publish_priority(before, None);
+            }
             Command::Shutdown => self.inst.handle_shutdown(now),
             Command::Release => self.inst.handle_release(now),
         }
@@ -319,23 +345,7 @@ impl Driver {
         self.inst
             .handle_priority_adjustment(now, trackers.adjustment);
         self.inst.handle_tracker_fault(now, trackers.fault);
-        let p = self.inst.priority();
-        if p != before {
-            tracing::info!(
-                vip = self.name(),
-                vrid = self.cfg.instance.vrid,
-                from = before,
-                to = p,
-                adjustment = trackers.adjustment,
-                "effective priority changed"
-            );
-        }
-        self.host
-            .metrics
-            .priority
-            .with_label_values(&[self.cfg.name.as_str(), self.vrid.as_str()])
-            .set(i64::from(p));
-        self.host.status.update(&self.cfg.name, |s| s.priority = p);
+        self.publish_priority(before, Some(trackers.adjustment));
     }
 
     async fn link_update(&mut self, update: Result<Link, broadcast::error::RecvError>) {
@@ -368,6 +378,7 @@ impl Driver {
             match action {
                 Action::Send(advert) => self.send(&advert).await,
                 Action::AddVips => {
+                    self.vmac_up(true).await;
                     self.holding = true;
                     self.refresh_vips();
                 }
@@ -376,10 +387,11 @@ impl Driver {
                     self.announcer.stop();
                     self.rounds_left = 0;
                     for vip in self.cfg.vips.clone() {
-                        if let Err(e) = self.host.netlink.remove(self.link.index, vip) {
+                        if let Err(e) = self.host.netlink.remove(self.vip_link().index, vip) {
                             self.action_error("remove_vip", &e.to_string());
                         }
                     }
+                    self.vmac_up(false).await;
                 }
                 Action::Announce => {
                     self.send_frames();
@@ -390,45 +402,7 @@ impl Driver {
                         self.send_frames();
                     }
                 }
-                Action::StateChanged { from, to, reason } => {
-                    tracing::info!(
-                        vip = self.name(), vrid = self.cfg.instance.vrid, interface = %self.cfg.interface,
-                        priority = self.inst.priority(), %from, %to, %reason, "state changed"
-                    );
-                    let labels = [self.cfg.name.as_str(), self.vrid.as_str()];
-                    self.host
-                        .metrics
-                        .set_state(&self.cfg.name, self.cfg.instance.vrid, to);
-                    self.host
-                        .metrics
-                        .transitions
-                        .with_label_values(&[
-                            labels[0],
-                            labels[1],
-                            &to.to_string(),
-                            &reason.to_string(),
-                        ])
-                        .inc();
-                    let since = SystemTime::now();
-                    let unix = since
-                        .duration_since(SystemTime::UNIX_EPOCH)
-                        .unwrap_or_default()
-                        .as_secs();
-                    self.host
-                        .metrics
-                        .state_since
-                        .with_label_values(&labels)
-                        .set(unix as i64);
-                    self.published_master = self.inst.master();
-                    let master = self.published_master.map(|m| m.to_string());
-                    self.host.status.update(&self.cfg.name, |s| {
-                        s.state = to.into();
-                        s.reason = reason.to_string();
-                        s.since = rfc3339(since);
-                        s.master = master;
-                        s.counters.transitions += 1;
-                    });
-                }
+                Action::StateChanged { from, to, reason } => self.state_changed(from, to, reason),
                 Action::Stopped => self.stopped = true,
             }
         }
@@ -448,8 +422,8 @@ impl Driver {
                 .collect()
         };
         for dst in targets {
-            match advert.encode(src, dst) {
-                Ok(bytes) => match self.host.socket.send(&bytes, dst).await {
+            match advert.encode_with(src, dst, self.cfg.checksum) {
+                Ok(bytes) => match self.send_bytes(&bytes, dst).await {
                     Ok(()) => {
                         self.sent.inc();
                         self.host
@@ -478,7 +452,8 @@ impl Driver {
     fn refresh_vips(&mut self) {
         let lifetime = vip_lifetime(self.cfg.instance.advert_interval);
         for vip in self.cfg.vips.clone() {
-            if let Err(e) = self.host.netlink.install(&self.link, vip, lifetime) {
+            let link = self.vip_link().clone();
+            if let Err(e) = self.host.netlink.install(&link, vip, lifetime) {
                 self.action_error("install_vip", &e.to_string());
             }
         }

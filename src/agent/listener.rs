@@ -12,7 +12,7 @@ use super::driver::Command;
 use crate::metrics::Metrics;
 use crate::net::socket::VrrpSocket;
 use crate::vrrp::Advert;
-use crate::vrrp::packet::{self, Discard};
+use crate::vrrp::packet::{self, ChecksumForm, Discard};
 
 /// Where adverts of each VRID go.
 pub type Routes = Arc<Mutex<HashMap<u8, mpsc::Sender<Command>>>>;
@@ -30,7 +30,11 @@ pub struct Listener {
 impl Listener {
     /// Start receiving on `socket`.
     pub fn start(socket: VrrpSocket, interface: String, metrics: Metrics) -> Listener {
-        let socket = Arc::new(socket);
+        Listener::with_socket(Arc::new(socket), interface, metrics)
+    }
+
+    /// Start receiving on a socket shared with its sender (a virtual MAC interface's).
+    pub fn with_socket(socket: Arc<VrrpSocket>, interface: String, metrics: Metrics) -> Listener {
         let routes: Routes = Arc::default();
         metrics.init_discards(&interface);
         let task = tokio::spawn(receive_loop(
@@ -89,9 +93,16 @@ async fn receive_loop(
         };
         tracing::trace!(%interface, src = %received.src, len = received.payload.len(), "packet");
         let advert = match packet::check_ttl(received.ttl)
-            .and_then(|()| Advert::decode(&received.payload, received.src, received.dst))
+            .and_then(|()| Advert::decode_form(&received.payload, received.src, received.dst))
         {
-            Ok(a) => a,
+            Ok((a, ChecksumForm::Standard)) => a,
+            Ok((a, ChecksumForm::WithoutPseudoHeader)) => {
+                metrics
+                    .checksum_without_pseudo_header
+                    .with_label_values(&[&interface])
+                    .inc();
+                a
+            }
             Err(reason) => {
                 count(reason);
                 continue;

@@ -5,8 +5,10 @@ pub mod dataplane;
 pub mod deadline;
 pub mod driver;
 pub mod listener;
+pub mod notify;
 pub mod status;
 pub mod supervisor;
+pub mod sync;
 
 pub use status::{InstanceStatus, StatusStore};
 pub use supervisor::{Desired, Supervisor};

@@ -120,6 +120,8 @@ pub enum ErrorKind {
     VridInUse,
     /// The node cannot run it (no interface, no permission for raw sockets, ...).
     CannotStart,
+    /// It has notify hooks, which only standalone mode runs (the Kubernetes agent refuses).
+    HooksRefused,
 }
 
 /// The reportable fields of an instance: state, reason, priority, master, error, conflict, since.

@@ -13,10 +13,12 @@ use super::deadline::Timers;
 use super::driver::{self, Command, Host};
 use super::listener::Listener;
 use super::status::{ErrorKind, ReportedState, StatusStore};
+use super::sync::SyncGroup;
 use crate::metrics::Metrics;
 use crate::net::announce::FrameSender;
 use crate::net::netlink::{KernelAddress, Link, Netlink};
 use crate::net::socket::VrrpSocket;
+use crate::net::vmac::Vmac;
 use crate::track::{self, TrackerEnv, TrackerSet};
 use crate::translate::RouterConfig;
 use crate::vrrp::timers::master_down_interval;
@@ -45,6 +47,10 @@ struct Running {
     task: JoinHandle<()>,
     listener: (String, bool),
     trackers: TrackerSet,
+    /// The virtual MAC interface's index, deleted when the instance stops.
+    vmac: Option<u32>,
+    /// Adverts arriving on the virtual MAC interface (see [`Vmac`]); stops when dropped.
+    _vmac_listener: Option<Listener>,
 }
 
 /// Owner of every instance task and the per-interface sockets.
@@ -62,6 +68,10 @@ pub struct Supervisor {
     pods: Option<tokio::sync::watch::Receiver<crate::track::pods::PodsView>>,
     /// VIPs an earlier run left installed, not yet claimed by an instance.
     leftovers: Vec<KernelAddress>,
+    /// Whether notify hooks may run (standalone mode; see [`Supervisor::allow_notify_hooks`]).
+    hooks_allowed: bool,
+    /// The sync groups of this node's instances, by name.
+    groups: HashMap<String, SyncGroup>,
 }
 
 impl Supervisor {
@@ -84,7 +94,17 @@ impl Supervisor {
             frames: HashMap::new(),
             pods: None,
             leftovers: Vec::new(),
+            hooks_allowed: false,
+            groups: HashMap::new(),
         }
+    }
+
+    /// Let instances run their notify hooks (`spec.notify`): standalone mode. The Kubernetes
+    /// agent never calls this, so a VirtualIP with hooks is refused there
+    /// ([`ErrorKind::HooksRefused`]): the agent runs in a locked-down pod with nothing to run,
+    /// and the VirtualIP's Events report every transition.
+    pub fn allow_notify_hooks(&mut self) {
+        self.hooks_allowed = true;
     }
 
     /// VIPs an earlier run left installed (it was killed while master): an instance that
@@ -187,6 +207,12 @@ impl Supervisor {
     }
 
     async fn start(&mut self, cfg: RouterConfig) -> Result<(), StartError> {
+        if !self.hooks_allowed && !cfg.notify.is_empty() {
+            return Err(StartError {
+                kind: ErrorKind::HooksRefused,
+                message: "spec.notify: notify hooks run only in standalone mode (kube-vrrp run --config, the static pod); the Kubernetes agent runs in a locked-down pod, and the VirtualIP's Events report every transition".into(),
+            });
+        }
         track::set::check_supported(&cfg.trackers, self.pods.is_some())
             .map_err(|e| e.to_string())?;
         let link = self
@@ -235,7 +261,50 @@ impl Supervisor {
             }
             routes.insert(cfg.instance.vrid, tx.clone());
         }
+        let vmac = if cfg.virtual_mac {
+            match Vmac::open(
+                &self.netlink,
+                &link,
+                cfg.instance.vrid,
+                cfg.instance.primary,
+            )
+            .await
+            {
+                Ok(v) => Some(Arc::new(v)),
+                Err(e) => {
+                    self.listeners[&key]
+                        .routes
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&cfg.instance.vrid);
+                    return Err(format!("virtual MAC: {e}").into());
+                }
+            }
+        } else {
+            None
+        };
+        let vmac_index = vmac.as_ref().map(|v| v.link.index);
+        let vmac_listener = vmac.as_ref().map(|v| {
+            let l =
+                Listener::with_socket(v.socket.clone(), v.link.name.clone(), self.metrics.clone());
+            l.routes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(cfg.instance.vrid, tx.clone());
+            l
+        });
+        let group = cfg.sync_group.as_ref().map(|g| {
+            let group = self
+                .groups
+                .entry(g.clone())
+                .or_insert_with(|| SyncGroup::start(g))
+                .clone();
+            group.join(&cfg.name, tx.clone());
+            group
+        });
         let host = Host {
+            group,
+            vmac,
             netlink: self.netlink.clone(),
             socket: listener.socket.clone(),
             frames,
@@ -262,6 +331,7 @@ impl Supervisor {
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .remove(&cfg.instance.vrid);
+                    self.delete_vmac(&cfg.name, vmac_index).await;
                     return Err(e.to_string().into());
                 }
             };
@@ -276,6 +346,8 @@ impl Supervisor {
                 task,
                 listener: key,
                 trackers,
+                vmac: vmac_index,
+                _vmac_listener: vmac_listener,
             },
         );
         Ok(())
@@ -288,6 +360,7 @@ impl Supervisor {
             return;
         };
         r.trackers.stop().await;
+        self.leave_group(&r.cfg);
         let command = if release {
             Command::Release
         } else {
@@ -306,7 +379,32 @@ impl Supervisor {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&r.cfg.instance.vrid);
         }
+        self.delete_vmac(name, r.vmac).await;
         self.metrics.remove_instance(name, r.cfg.instance.vrid);
+    }
+
+    /// Take a stopping instance out of its sync group (the others stop following it); a
+    /// group left without members ends.
+    fn leave_group(&mut self, cfg: &RouterConfig) {
+        let Some(g) = &cfg.sync_group else { return };
+        if let Some(group) = self.groups.get(g) {
+            group.leave(&cfg.name);
+        }
+        let still = self
+            .running
+            .values()
+            .any(|r| r.cfg.sync_group.as_ref() == Some(g));
+        if !still {
+            self.groups.remove(g);
+        }
+    }
+
+    async fn delete_vmac(&self, name: &str, index: Option<u32>) {
+        if let Some(index) = index
+            && let Err(e) = self.netlink.delete_link(index).await
+        {
+            tracing::warn!(vip = %name, error = %e, "cannot delete the virtual MAC interface");
+        }
     }
 
     /// Send tracker state to an instance.
@@ -325,10 +423,14 @@ impl Supervisor {
                 r.trackers.stop().await;
                 let _ = r.tx.send(Command::Shutdown).await;
                 let bound = handover_bound(&r.cfg);
+                let netlink = self.netlink.clone();
                 waits.push(async move {
                     let abort = r.task.abort_handle();
                     if tokio::time::timeout(bound, r.task).await.is_err() {
                         abort.abort();
+                    }
+                    if let Some(index) = r.vmac {
+                        let _ = netlink.delete_link(index).await;
                     }
                 });
             }
@@ -339,7 +441,17 @@ impl Supervisor {
 }
 
 /// A leaving master waits at most Master_Down_Interval for its successor; allow a second more.
+/// The stop hooks may then take their timeout.
 fn handover_bound(cfg: &RouterConfig) -> Duration {
+    let hooks = if cfg.notify.is_empty() {
+        Duration::ZERO
+    } else {
+        cfg.notify.timeout + Duration::from_secs(1)
+    };
     master_down_interval(cfg.instance.priority, cfg.instance.advert_interval)
         + Duration::from_secs(1)
+        + hooks
 }
+
+#[cfg(test)]
+mod tests;

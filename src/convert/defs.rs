@@ -23,6 +23,10 @@ pub(crate) struct Globals {
     pub garp_repeat: Option<u32>,
     /// vrrp_garp_master_refresh.
     pub garp_refresh: Option<Duration>,
+    /// vrrp_startup_delay.
+    pub startup_delay: Option<Duration>,
+    /// v3_checksum_as_v2 (the default of every instance).
+    pub v3_checksum_as_v2: Option<bool>,
 }
 
 /// A vrrp_script.
@@ -58,6 +62,10 @@ pub(crate) struct Defs {
     pub scripts: BTreeMap<String, ScriptDef>,
     pub processes: BTreeMap<String, ProcessDef>,
     pub files: BTreeMap<String, FileDef>,
+    /// interface_up_down_delays: (down, up) per interface.
+    pub link_delays: BTreeMap<String, (Duration, Duration)>,
+    /// vrrp_sync_group: the group (as a DNS label) of each member vrrp_instance.
+    pub sync_groups: BTreeMap<String, String>,
 }
 
 /// Read the top level: the definitions, and the `vrrp_instance` statements in order.
@@ -72,6 +80,8 @@ pub(crate) fn top_level<'a>(
         match key {
             "global_defs" => global_defs(s, &mut defs.globals, diag)?,
             "vrrp_instance" => instances.push(s),
+            "interface_up_down_delays" => link_delays(s, &mut defs.link_delays, diag)?,
+            "vrrp_sync_group" => sync_group(s, &mut defs.sync_groups, diag)?,
             "vrrp_script" | "vrrp_track_process" | "track_file" | "vrrp_track_file" => {
                 let name = arg(s, 0)?;
                 extra(s, 1, diag);
@@ -143,6 +153,11 @@ fn global_defs(s: &Stmt, g: &mut Globals, diag: &mut Diagnostics) -> Result<(), 
             "vrrp_garp_master_repeat" => {
                 g.garp_repeat = Some(garp_repeat(value(d, diag)?, key, diag)?)
             }
+            "v3_checksum_as_v2" => g.v3_checksum_as_v2 = Some(super::values::switch(d, diag)?),
+            "vrrp_startup_delay" => {
+                let max = crate::translate::MAX_STARTUP_DELAY;
+                g.startup_delay = Some(secs(value(d, diag)?, key, Duration::ZERO, max)?)
+            }
             "vrrp_garp_master_refresh" => {
                 g.garp_refresh = Some(secs(value(d, diag)?, key, Duration::ZERO, MAX_GARP)?)
             }
@@ -165,6 +180,72 @@ fn global_defs(s: &Stmt, g: &mut Globals, diag: &mut Diagnostics) -> Result<(), 
                 &d.key.loc,
                 key,
                 "global_defs option without a kube-vrrp equivalent; ignored",
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// `interface_up_down_delays { IF DOWN [UP] ... }`: seconds (microsecond resolution, up to
+/// 255); UP defaults to DOWN, as in keepalived.
+fn link_delays(
+    s: &Stmt,
+    out: &mut BTreeMap<String, (Duration, Duration)>,
+    diag: &mut Diagnostics,
+) -> Result<(), ConvertError> {
+    let max = crate::translate::MAX_LINK_DELAY;
+    for d in block(s)? {
+        super::values::no_block(d)?;
+        let down = secs(arg(d, 0)?, "interface_up_down_delays", Duration::ZERO, max)?;
+        let up = match d.args.get(1) {
+            Some(w) => secs(w, "interface_up_down_delays", Duration::ZERO, max)?,
+            None => down,
+        };
+        extra(d, 2, diag);
+        out.insert(d.key.text.clone(), (down, up));
+    }
+    Ok(())
+}
+
+/// `vrrp_sync_group NAME { group { INSTANCE ... } ... }`: each member gets `syncGroup`, NAME
+/// made a DNS label. The group's own notify and tracking options are warned (set them on the
+/// instances); an instance in two groups keeps the first (keepalived refuses the second).
+fn sync_group(
+    s: &Stmt,
+    out: &mut BTreeMap<String, String>,
+    diag: &mut Diagnostics,
+) -> Result<(), ConvertError> {
+    let name = arg(s, 0)?;
+    extra(s, 1, diag);
+    let label = if name.text.chars().any(|c| c.is_ascii_alphanumeric()) {
+        super::dns_name(&name.text, 0)
+    } else {
+        "sync-group".to_string()
+    };
+    for d in block(s)? {
+        let key = d.key.text.as_str();
+        match key {
+            "group" => {
+                for m in block(d)? {
+                    super::values::no_block(m)?;
+                    if let Some(first) = out.get(&m.key.text) {
+                        diag.warn(
+                            &m.key.loc,
+                            "vrrp_sync_group",
+                            format!(
+                                "{} is already in sync group {first}; keepalived refuses a second group",
+                                super::shown(&m.key.text)
+                            ),
+                        );
+                        continue;
+                    }
+                    out.insert(m.key.text.clone(), label.clone());
+                }
+            }
+            _ => diag.warn(
+                &d.key.loc,
+                key,
+                "a sync group option without equivalent (set notify hooks and trackers on each VirtualIP); ignored",
             ),
         }
     }
@@ -220,9 +301,10 @@ fn script(
                 d.command = split_command(&line.join(" "))
                     .map_err(|e| error_at(&first.loc, format!("script: {e}")))?;
             }
-            // Whole seconds, as keepalived 2.2.7 reads them ("must be between 1 and 4294").
-            "interval" => d.interval = Duration::from_secs(int(value(k, diag)?, key, 1, 4294)?),
-            "timeout" => d.timeout = Some(Duration::from_secs(int(value(k, diag)?, key, 1, 4294)?)),
+            // Seconds up to 4294, as keepalived reads them; fractions down to 10 ms as keepalived
+            // 2.3 takes them (2.2.7 takes whole seconds only).
+            "interval" => d.interval = script_secs(value(k, diag)?, key)?,
+            "timeout" => d.timeout = Some(script_secs(value(k, diag)?, key)?),
             "rise" => d.rise = int(value(k, diag)?, key, 1, i64::from(u32::MAX))?,
             "fall" => d.fall = int(value(k, diag)?, key, 1, i64::from(u32::MAX))?,
             "weight" => {
@@ -246,6 +328,11 @@ fn script(
         return Ok(None);
     }
     Ok(Some(d))
+}
+
+fn script_secs(w: &super::parse::Word, key: &str) -> Result<Duration, ConvertError> {
+    let min = crate::track::MIN_INTERVAL;
+    secs(w, key, min, Duration::from_secs(4294))
 }
 
 fn process(

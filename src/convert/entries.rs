@@ -126,6 +126,7 @@ pub(crate) fn reference(
                 let w = weight(t, 0, -254, 254, diag)?.unwrap_or(d.weight);
                 let file = FileTracker {
                     path: d.path.clone(),
+                    interval: None,
                 };
                 Some(tracker(name, w, |tr| tr.file = Some(file)))
             }

@@ -9,11 +9,12 @@ use super::defs::{Defs, MAX_GARP, garp_repeat};
 use super::entries::{address, ip, reference, tracker};
 use super::keywords::{INSTANCE_UNSUPPORTED, reason, unknown_in};
 use super::parse::{Loc, Stmt, Word, error_at};
-use super::values::{arg, block, flag, int, no_block, secs, value, weight};
+use super::values::{arg, block, flag, int, no_block, secs, switch, value, weight};
 use super::{ConvertError, Diagnostics};
 use crate::duration;
 use crate::spec::{
-    Announce, Authentication, InterfaceTracker, SecretKeyRef, Tracker, VirtualIpSpec,
+    Announce, Authentication, InterfaceTracker, LinkDebounce, NotifyHooks, SecretKeyRef, Tracker,
+    VirtualIpSpec,
 };
 use crate::translate::parse_prefixed;
 
@@ -52,6 +53,9 @@ struct Body {
     garp_delay: Option<Duration>,
     garp_repeat: Option<u32>,
     garp_refresh: Option<Duration>,
+    v3_checksum_as_v2: Option<(bool, Loc)>,
+    notify: Option<NotifyHooks>,
+    use_vmac: Option<Loc>,
 }
 
 /// Convert a `vrrp_instance` statement; `None` when there is nothing to convert (no addresses).
@@ -133,6 +137,23 @@ fn keyword(
                     _ => return Err(unknown_in(a, "authentication")),
                 }
             }
+        }
+        "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+            super::added::notify(k, key, &mut b.notify, diag)?
+        }
+        "use_vmac" => {
+            no_block(k)?;
+            if let Some(w) = k.args.first() {
+                diag.warn(
+                    &w.loc,
+                    key,
+                    "the interface name and MAC are fixed: vrrp.{VRID} with 00-00-5E-00-01-{VRID}; ignored",
+                );
+            }
+            b.use_vmac = Some(k.key.loc.clone());
+        }
+        "v3_checksum_as_v2" => {
+            b.v3_checksum_as_v2 = Some((switch(k, diag)?, k.key.loc.clone()));
         }
         "virtual_ipaddress" => {
             for a in block(k)? {
@@ -313,6 +334,14 @@ fn finish(
             refresh: garp.2.map_or(d.refresh, duration::format),
         }
     });
+    let v3_checksum = super::added::checksum_form(
+        b.v3_checksum_as_v2.as_ref(),
+        version,
+        ipv4,
+        g.v3_checksum_as_v2,
+        diag,
+    );
+    let virtual_mac = super::added::virtual_mac(b.use_vmac.as_ref(), ipv4, diag);
     let mut trackers = b.trackers;
     let mut names = BTreeSet::new();
     for t in &mut trackers {
@@ -323,6 +352,14 @@ fn finish(
             t.name = format!("{base}-{n}");
         }
     }
+    let link_debounce = b
+        .interface
+        .as_ref()
+        .and_then(|i| defs.link_delays.get(i))
+        .map(|(down, up)| LinkDebounce {
+            down: duration::format(*down),
+            up: duration::format(*up),
+        });
     let spec = VirtualIpSpec {
         vrid,
         addresses: b.addresses.iter().map(|(a, _)| a.text.clone()).collect(),
@@ -345,6 +382,12 @@ fn finish(
         announce,
         max_advert_interval: None,
         trackers,
+        startup_delay: duration::format(g.startup_delay.unwrap_or_default()),
+        link_debounce,
+        v3_checksum,
+        notify: b.notify,
+        sync_group: defs.sync_groups.get(&name).cloned(),
+        virtual_mac,
     };
     Ok(Some(Converted {
         name,

@@ -10,10 +10,6 @@ use super::parse::Stmt;
 /// Top-level blocks without an equivalent, and why.
 pub(crate) const TOP_UNSUPPORTED: &[(&[&str], &str)] = &[
     (
-        &["vrrp_sync_group"],
-        "sync groups are not supported yet: each VirtualIP fails over on its own",
-    ),
-    (
         &["virtual_server", "virtual_server_group"],
         "LVS load balancing has no equivalent (use a Kubernetes Service)",
     ),
@@ -28,11 +24,7 @@ pub(crate) const TOP_UNSUPPORTED: &[(&[&str], &str)] = &[
         "static addresses, routes and rules belong to the node's network configuration",
     ),
     (
-        &[
-            "linkbeat_interfaces",
-            "interface_up_down_delays",
-            "garp_group",
-        ],
+        &["linkbeat_interfaces", "garp_group"],
         "no equivalent: kube-vrrp follows the kernel's link state and sends announcements unthrottled",
     ),
     (
@@ -85,21 +77,16 @@ pub(crate) fn unknown(s: &Stmt, context: &str, diag: &mut Diagnostics) {
 pub(crate) const INSTANCE_UNSUPPORTED: &[(&[&str], &str)] = &[
     (
         &[
-            "notify",
-            "notify_master",
-            "notify_backup",
-            "notify_fault",
-            "notify_stop",
             "notify_deleted",
             "notify_master_rx_lower_pri",
             "notify_priority_changes",
         ],
-        "notify scripts have no equivalent (watch `kubectl get vip`, the Events or the /status endpoint)",
+        "no equivalent: only notify, notify_master, notify_backup, notify_fault and notify_stop map to spec.notify",
     ),
     (&["smtp_alert"], "email alerts have no equivalent"),
     (
-        &["use_vmac", "use_vmac_addr", "vmac_xmit_base", "use_ipvlan"],
-        "virtual MAC and ipvlan interfaces are not supported: the VIP is added to the interface itself",
+        &["use_vmac_addr", "vmac_xmit_base", "use_ipvlan"],
+        "no equivalent: only use_vmac maps to spec.virtualMac (adverts always leave from the virtual MAC interface; no ipvlan)",
     ),
     (&["vrf"], "VRFs are not supported"),
     (

@@ -121,7 +121,7 @@ fn group(
                 ),
             )
         };
-        let simple: [(&str, String, String); 5] = [
+        let simple: [(&str, String, String); 10] = [
             (
                 "virtual_ipaddress",
                 format!("{:?}", o.addresses),
@@ -146,6 +146,31 @@ fn group(
                 "preempt_delay",
                 o.preempt_delay.clone(),
                 first.spec.preempt_delay.clone(),
+            ),
+            (
+                "vrrp_startup_delay",
+                o.startup_delay.clone(),
+                first.spec.startup_delay.clone(),
+            ),
+            (
+                "interface_up_down_delays",
+                format!("{:?}", o.link_debounce),
+                format!("{:?}", first.spec.link_debounce),
+            ),
+            (
+                "v3_checksum_as_v2",
+                format!("{:?}", o.v3_checksum),
+                format!("{:?}", first.spec.v3_checksum),
+            ),
+            (
+                "notify",
+                format!("{:?}", o.notify),
+                format!("{:?}", first.spec.notify),
+            ),
+            (
+                "vrrp_sync_group",
+                format!("{:?}", o.sync_group),
+                format!("{:?}", first.spec.sync_group),
             ),
         ];
         for (option, theirs, ours) in simple {

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::spec::{API_VERSION, KIND, VirtualIpSpec};
 
+mod added;
 mod defs;
 mod entries;
 mod glob;
@@ -225,7 +226,7 @@ pub(crate) fn shown(name: &str) -> String {
 
 /// A DNS-1123 label from a vrrp_instance name: lower case, `-` for anything else, at most 63
 /// characters.
-fn dns_name(raw: &str, vrid: u8) -> String {
+pub(crate) fn dns_name(raw: &str, vrid: u8) -> String {
     let mut out = String::new();
     for c in raw.chars().map(|c| c.to_ascii_lowercase()) {
         if c.is_ascii_alphanumeric() {

@@ -60,6 +60,21 @@ pub(crate) fn flag(s: &Stmt, diag: &mut Diagnostics) -> Result<(), ConvertError>
     Ok(())
 }
 
+/// An optional on/off value (`KEYWORD`, `KEYWORD true`, `KEYWORD off`, ...): true when absent.
+pub(crate) fn switch(s: &Stmt, diag: &mut Diagnostics) -> Result<bool, ConvertError> {
+    no_block(s)?;
+    extra(s, 1, diag);
+    match s.args.first().map(|w| (w, w.text.to_ascii_lowercase())) {
+        None => Ok(true),
+        Some((_, v)) if ["on", "true", "yes"].contains(&v.as_str()) => Ok(true),
+        Some((_, v)) if ["off", "false", "no"].contains(&v.as_str()) => Ok(false),
+        Some((w, _)) => Err(error_at(
+            &w.loc,
+            format!("{}: {:?} is not true or false", s.key.text, w.text),
+        )),
+    }
+}
+
 /// An integer in `min..=max`.
 pub(crate) fn int<T: TryFrom<i64>>(
     w: &Word,

@@ -181,6 +181,7 @@ impl StatusWriter {
                 if let Some(err) = &i.error {
                     let (kind, reason) = match i.error_kind {
                         Some(ErrorKind::VridInUse) => ("Conflict", "VridInUse"),
+                        Some(ErrorKind::HooksRefused) => ("Invalid", "NotifyHooksRefused"),
                         _ => ("Invalid", "CannotRun"),
                     };
                     conditions.push(condition(

@@ -360,6 +360,13 @@ fn vip_spec(
         max_advert_interval: None,
         announce: t.announce.clone(),
         trackers,
+        // The migration features (issue 18) are not in the pool template.
+        startup_delay: "0s".into(),
+        link_debounce: None,
+        v3_checksum: None,
+        notify: None,
+        sync_group: None,
+        virtual_mac: false,
     }
 }
 

@@ -6,3 +6,4 @@ pub mod host_lock;
 pub mod link;
 pub mod netlink;
 pub mod socket;
+pub mod vmac;

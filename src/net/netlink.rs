@@ -32,6 +32,16 @@ pub struct NetlinkError {
     source: std::io::Error,
 }
 
+impl NetlinkError {
+    /// An error while doing `what`.
+    pub fn new(what: impl Into<String>, source: std::io::Error) -> NetlinkError {
+        NetlinkError {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
 fn nl<E: std::error::Error + Send + Sync + 'static>(
     what: impl Into<String>,
 ) -> impl FnOnce(E) -> NetlinkError {
@@ -112,6 +122,11 @@ impl Netlink {
             handle,
             vips: Arc::new(AddressSocket::open()?),
         })
+    }
+
+    /// The rtnetlink handle (link changes in [`super::vmac`]).
+    pub(super) fn handle(&self) -> &Handle {
+        &self.handle
     }
 
     /// Every link.

@@ -48,6 +48,8 @@ pub fn run(opts: &DemoOptions) -> String {
             addresses: vec![vip],
             auth: Auth::None,
             primary: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 11 + i as u8)),
+            startup_delay: Duration::ZERO,
+            link_debounce: Default::default(),
         };
         lan.add(&format!("node{}", i + 1), cfg);
     }

@@ -4,9 +4,9 @@
 //! one decimal integer, or a file that cannot be read, is a failed check with the reason in the
 //! status and log (keepalived silently reads such content as 0).
 //!
-//! The file is re-read every [`POLL`] rather than watched with inotify: no extra dependency,
-//! nothing to re-arm when the file is replaced by a rename, and a change is seen within a
-//! second.
+//! The file is re-read every `interval` (default [`POLL`], down to 10 ms) rather than watched
+//! with inotify: no extra dependency, nothing to re-arm when the file is replaced by a rename,
+//! and a change is seen within one interval.
 
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -18,7 +18,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::{Observation, Reading};
 
-/// How often the file is read.
+/// How often the file is read by default.
 pub const POLL: Duration = Duration::from_secs(1);
 
 /// keepalived reads at most 127 bytes; a value needs far fewer.
@@ -67,10 +67,15 @@ pub fn check(path: &Path) -> Observation {
     }
 }
 
-/// Read every [`POLL`] (the first read after one period: the caller made the initial one),
+/// Read every `every` (the first read after one period: the caller made the initial one),
 /// sending each result until the receiver goes away.
-pub async fn run(path: String, index: usize, tx: mpsc::Sender<(usize, Observation)>) {
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + POLL, POLL);
+pub async fn run(
+    path: String,
+    every: Duration,
+    index: usize,
+    tx: mpsc::Sender<(usize, Observation)>,
+) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;

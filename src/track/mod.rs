@@ -72,6 +72,32 @@ pub fn kind(t: &Tracker) -> &'static str {
     }
 }
 
+/// Shortest script interval or timeout and file read interval: trackers can keep pace with
+/// 100 ms adverts (keepalived 2.3 takes fractional seconds too), but a nanosecond interval
+/// would be a fork storm.
+pub const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Report a tracker duration that does not parse or is below [`MIN_INTERVAL`].
+fn check_interval(field: String, value: &str, report: &mut dyn FnMut(String, String)) {
+    match duration::parse(value) {
+        Err(e) => report(field, e.to_string()),
+        Ok(d) if d < MIN_INTERVAL => report(
+            field,
+            format!("must be at least 10ms (e.g. 200ms, 1s), got {value}"),
+        ),
+        Ok(_) => {}
+    }
+}
+
+/// The read interval of a file tracker (validated; default 1s).
+pub fn file_interval(f: &crate::spec::FileTracker) -> std::time::Duration {
+    f.interval
+        .as_deref()
+        .and_then(|i| duration::parse(i).ok())
+        .filter(|d| *d >= MIN_INTERVAL)
+        .unwrap_or(file::POLL)
+}
+
 /// keepalived accepts weights in -254..254 (scripts -253..253).
 const WEIGHT_RANGE: std::ops::RangeInclusive<i32> = -254..=254;
 
@@ -115,9 +141,13 @@ pub fn validate_specs(trackers: &[Tracker], report: &mut dyn FnMut(String, Strin
                     "must name a program (an argv list)".into(),
                 );
             }
-            validate_period(&s.interval, at(".script.interval"), report);
-            if let Some(t) = &s.timeout {
-                validate_period(t, at(".script.timeout"), report);
+            for (field, value) in [
+                ("interval", Some(&s.interval)),
+                ("timeout", s.timeout.as_ref()),
+            ] {
+                if let Some(v) = value {
+                    check_interval(at(&format!(".script.{field}")), v, report);
+                }
             }
             if s.rise == 0 {
                 report(at(".script.rise"), "must be at least 1".into());
@@ -134,13 +164,16 @@ pub fn validate_specs(trackers: &[Tracker], report: &mut dyn FnMut(String, Strin
                 report(at(".process.minCount"), "must be at least 1".into());
             }
         }
-        if let Some(f) = &t.file
-            && !f.path.starts_with('/')
-        {
-            report(
-                at(".file.path"),
-                format!("{:?} must be an absolute path", f.path),
-            );
+        if let Some(f) = &t.file {
+            if !f.path.starts_with('/') {
+                report(
+                    at(".file.path"),
+                    format!("{:?} must be an absolute path", f.path),
+                );
+            }
+            if let Some(i) = &f.interval {
+                check_interval(at(".file.interval"), i, report);
+            }
         }
         if let Some(n) = &t.interface
             && (n.name.is_empty() || n.name.len() > 15)
@@ -316,6 +349,45 @@ spec:
             (Duration::from_secs(5), Duration::from_secs(5))
         );
         assert!(super::set::check_supported(t, false).is_ok());
+    }
+
+    #[test]
+    fn sub_second_intervals_are_accepted_down_to_10ms() {
+        let fast = SEED
+            .replace(
+                "interval: 5s, timeout: 5s",
+                "interval: 200ms, timeout: 150ms",
+            )
+            .replace(
+                "/var/run/my_app/vrrp_track_file}",
+                "/var/run/my_app/vrrp_track_file, interval: 100ms}",
+            );
+        let file: serde_json::Value = serde_saphyr::from_str(&fast).unwrap();
+        let spec: crate::spec::VirtualIpSpec =
+            serde_json::from_value(file["spec"].clone()).unwrap();
+        let mut found = Vec::new();
+        super::validate_specs(&spec.trackers, &mut |field, _| found.push(field));
+        assert_eq!(found, Vec::<String>::new());
+        let probe = ScriptProbe::new(spec.trackers[3].script.as_ref().unwrap());
+        assert_eq!(
+            (probe.interval(), probe.timeout()),
+            (Duration::from_millis(200), Duration::from_millis(150))
+        );
+        let f = spec.trackers[1].file.as_ref().unwrap();
+        assert_eq!(super::file_interval(f), Duration::from_millis(100));
+        let too_fast = fast.replace("150ms", "5ms").replace("100ms}", "1ns}");
+        let file: serde_json::Value = serde_saphyr::from_str(&too_fast).unwrap();
+        let spec: crate::spec::VirtualIpSpec =
+            serde_json::from_value(file["spec"].clone()).unwrap();
+        let mut found = Vec::new();
+        super::validate_specs(&spec.trackers, &mut |field, _| found.push(field));
+        assert_eq!(
+            found,
+            [
+                "spec.trackers[1].file.interval",
+                "spec.trackers[3].script.timeout"
+            ]
+        );
     }
 
     #[test]

@@ -48,6 +48,16 @@ impl ScriptProbe {
         }
     }
 
+    /// A one-off command (a notify hook): `argv` killed with its process group after
+    /// `timeout`.
+    pub fn command(argv: Vec<String>, timeout: Duration) -> ScriptProbe {
+        ScriptProbe {
+            argv,
+            interval: timeout,
+            timeout,
+        }
+    }
+
     /// Time between runs.
     pub fn interval(&self) -> Duration {
         self.interval

@@ -105,7 +105,8 @@ impl TrackerSet {
                 tokio::spawn(process::run(p.clone(), i, tx.clone()))
             } else if let Some(f) = &t.file {
                 agg.apply(i, file::check(Path::new(&f.path)));
-                tokio::spawn(file::run(f.path.clone(), i, tx.clone()))
+                let every = super::file_interval(f);
+                tokio::spawn(file::run(f.path.clone(), every, i, tx.clone()))
             } else if let Some(n) = &t.interface {
                 let events = env.links.subscribe();
                 agg.apply(i, interface::check(&env.netlink, &n.name).await);
@@ -333,7 +334,10 @@ mod tests {
         });
         let mut bonus = tracker("bonus");
         bonus.weight = 10;
-        bonus.file = Some(FileTracker { path: "/x".into() });
+        bonus.file = Some(FileTracker {
+            path: "/x".into(),
+            interval: None,
+        });
         let mut uplink = tracker("uplink");
         uplink.weight = -20;
         uplink.interface = Some(InterfaceTracker {
@@ -455,7 +459,10 @@ mod tests {
             selector: Default::default(),
         });
         let mut f = tracker("app");
-        f.file = Some(FileTracker { path: "/x".into() });
+        f.file = Some(FileTracker {
+            path: "/x".into(),
+            interval: None,
+        });
         assert!(check_supported(&[f.clone()], false).is_ok());
         let e = check_supported(&[f, pods], false).unwrap_err();
         assert!(

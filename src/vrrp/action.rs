@@ -45,6 +45,8 @@ pub enum TransitionReason {
     TrackerFault,
     /// Fault cleared; rejoined as at startup.
     FaultCleared,
+    /// Another member of its sync group faulted, or is outranked (this one follows it).
+    SyncGroup,
     /// Shut down (priority 0 sent first if master).
     Shutdown,
 }

@@ -9,9 +9,16 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 pub use super::action::{Action, State, TransitionReason};
-use super::packet::{Accepted, Advert, Auth, Discard, Expectation, Version};
-use super::priority::{self, OWNER, STOP};
-use super::timers::{from_centis, join_down_interval, master_down_interval, skew_time, to_centis};
+use super::link::{DebouncedLink, LinkDebounce};
+use super::packet::{Advert, Auth, Version};
+use super::priority::{self, OWNER};
+use super::sync::GroupInput;
+use super::timers::{join_down_interval, master_down_interval, to_centis};
+
+mod advert;
+mod fault;
+mod group;
+mod stop;
 
 /// What one virtual router is configured with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +42,13 @@ pub struct InstanceConfig {
     pub auth: Auth,
     /// This router's primary address on the interface: the advert source and the tie-breaker.
     pub primary: IpAddr,
+    /// keepalived's `vrrp_startup_delay`: the instance joins no earlier than this engine time.
+    /// The agent's engine clock starts with the process, so this is a delay after the agent
+    /// starts; an instance started later (a VirtualIP added or changed) joins at once.
+    pub startup_delay: Duration,
+    /// keepalived's `interface_up_down_delays`: how long a link change must last before the
+    /// instance acts on it.
+    pub link_debounce: LinkDebounce,
 }
 
 /// One virtual router.
@@ -55,12 +69,20 @@ pub struct Instance {
     /// Whether the master down timer was last set by a priority-0 advert.
     master_left: bool,
     master: Option<IpAddr>,
-    link_down: bool,
+    /// The interface's link, debounced.
+    link: DebouncedLink,
+    /// Set while the start waits for `startup_delay`.
+    startup_timer: Option<Duration>,
+    /// The sync group's input (see [`super::sync`]).
+    group: GroupInput,
+    /// This instance's own tracker adjustment (the group may lower what applies).
+    own_adjustment: i32,
     tracker_fault: bool,
     started: bool,
     stopping: bool,
-    /// A master whose weight-0 tracker failed: it has sent priority 0 and keeps its addresses
-    /// until its successor advertises (at most Master_Down_Interval), then enters Fault.
+    /// A master whose weight-0 tracker failed (or whose sync group faulted): it has sent
+    /// priority 0 and keeps its addresses until its successor advertises (at most
+    /// Master_Down_Interval), then enters Fault.
     faulting: bool,
     /// The addresses are installed although this instance is not master: a previous run of the
     /// agent left them (it was killed while master) and this one started holding them.
@@ -74,6 +96,7 @@ impl Instance {
     pub fn new(cfg: InstanceConfig) -> Instance {
         let priority = cfg.priority;
         let master_adver_interval = cfg.advert_interval;
+        let link = DebouncedLink::new(cfg.link_debounce);
         Instance {
             cfg,
             state: State::Initialize,
@@ -85,7 +108,10 @@ impl Instance {
             handover_timer: None,
             master_left: false,
             master: None,
-            link_down: false,
+            link,
+            startup_timer: None,
+            group: GroupInput::default(),
+            own_adjustment: 0,
             tracker_fault: false,
             started: false,
             stopping: false,
@@ -138,6 +164,8 @@ impl Instance {
             self.master_down_timer,
             self.preempt_timer,
             self.handover_timer,
+            self.startup_timer,
+            self.link.deadline(),
         ]
         .into_iter()
         .flatten()
@@ -150,6 +178,13 @@ impl Instance {
             return;
         }
         self.started = true;
+        if now < self.cfg.startup_delay {
+            // Nothing is held while waiting: addresses a killed run left go now (they would
+            // outlive their kernel lifetime unrefreshed anyway).
+            self.drop_leftover();
+            self.startup_timer = Some(self.cfg.startup_delay);
+            return;
+        }
         self.join(now, TransitionReason::Startup);
     }
 
@@ -177,12 +212,14 @@ impl Instance {
 
     /// Join the virtual router from Initialize or Fault, as at startup.
     fn join(&mut self, now: Duration, reason: TransitionReason) {
-        if self.link_down || self.tracker_fault {
+        if !self.link.is_up() || self.tracker_fault || self.group.fault {
             self.drop_leftover();
-            let why = if self.link_down {
+            let why = if !self.link.is_up() {
                 TransitionReason::LinkDown
-            } else {
+            } else if self.tracker_fault {
                 TransitionReason::TrackerFault
+            } else {
+                TransitionReason::SyncGroup
             };
             self.enter(now, State::Fault, why);
             return;
@@ -198,119 +235,6 @@ impl Instance {
         }
     }
 
-    /// An advert arrived; validated here against the configuration. Returns the verdict so
-    /// the driver can count it; an accepted advert may still report an address mismatch.
-    pub fn handle_advert(
-        &mut self,
-        now: Duration,
-        src: IpAddr,
-        advert: &Advert,
-    ) -> Result<Accepted, Discard> {
-        if advert.vrid != self.cfg.vrid {
-            return Err(Discard::UnknownVrid);
-        }
-        if src == self.cfg.primary {
-            return Err(Discard::OwnPacket);
-        }
-        // No router sends from a virtual address: a packet claiming one is spoofed or looped.
-        if self.cfg.addresses.contains(&src) {
-            return Err(Discard::BadSource);
-        }
-        let accepted = advert.validate(&Expectation {
-            version: self.cfg.version,
-            auth: &self.cfg.auth,
-            interval_cs: to_centis(self.cfg.advert_interval),
-            addresses: &self.cfg.addresses,
-            local_is_owner: self.cfg.priority == OWNER,
-        })?;
-        match self.state {
-            State::Backup => self.backup_heard(now, src, advert),
-            State::Master => self.master_heard(now, src, advert),
-            State::Initialize | State::Fault => {}
-        }
-        Ok(accepted)
-    }
-
-    /// RFC 5798 §6.4.2, "If an ADVERTISEMENT is received".
-    fn backup_heard(&mut self, now: Duration, src: IpAddr, advert: &Advert) {
-        // Another router holds the addresses as master: ours from a previous run must go now,
-        // or two nodes answer for them (a leaving master's priority 0 hands them to us instead).
-        if advert.priority != STOP {
-            self.drop_leftover();
-        }
-        if advert.priority == STOP {
-            // The master is leaving: take over after Skew_Time only.
-            self.master_down_timer =
-                Some(now + skew_time(self.priority, self.master_adver_interval));
-            self.master_left = true;
-            return;
-        }
-        let lower = advert.priority < self.priority;
-        if !self.cfg.preempt || !lower {
-            self.preempt_timer = None;
-            self.accept_master(now, src, advert);
-            return;
-        }
-        // Preempt_Mode and a lower-priority master. keepalived's preempt_delay: tolerate it
-        // for that long, then take over.
-        if self.cfg.preempt_delay > Duration::ZERO {
-            if self.preempt_timer.is_none() {
-                self.preempt_timer = Some(now + self.cfg.preempt_delay);
-            }
-            self.accept_master(now, src, advert);
-        }
-        // Otherwise the advert is discarded and the Master_Down_Timer runs out (RFC 5798 §6.4.2).
-    }
-
-    /// Accept the sender as master: adopt its interval (v3) and restart the Master_Down_Timer.
-    fn accept_master(&mut self, now: Duration, src: IpAddr, advert: &Advert) {
-        if self.cfg.version == Version::V3 {
-            self.master_adver_interval = from_centis(advert.interval_cs);
-        }
-        self.master_down_timer =
-            Some(now + master_down_interval(self.priority, self.master_adver_interval));
-        self.master_left = false;
-        self.master = Some(src);
-    }
-
-    /// RFC 5798 §6.4.3, "If an ADVERTISEMENT is received".
-    fn master_heard(&mut self, now: Duration, src: IpAddr, advert: &Advert) {
-        if self.stopping || self.faulting {
-            // A successor is advertising: hand over now (design.md principle 5).
-            if advert.priority != STOP {
-                if self.stopping {
-                    self.finish_stop(now);
-                } else {
-                    self.finish_fault(now);
-                }
-            }
-            return;
-        }
-        if advert.priority == STOP {
-            // Another master is leaving; assert ourselves at once.
-            self.send_advert(self.priority);
-            self.adver_timer = Some(now + self.cfg.advert_interval);
-            return;
-        }
-        let better = advert.priority > self.priority
-            || (advert.priority == self.priority && src > self.cfg.primary);
-        if better {
-            self.actions.push_back(Action::RemoveVips);
-            let interval = if self.cfg.version == Version::V3 {
-                from_centis(advert.interval_cs)
-            } else {
-                self.cfg.advert_interval
-            };
-            self.become_backup(now, interval, TransitionReason::HigherPriorityMaster);
-            self.master = Some(src);
-        } else {
-            // Another router thinks it is master (a transient second master, or one that just
-            // started): it may have announced itself to the LAN. Announce again so neighbours
-            // point back at us (keepalived's garp_lower_prio_repeat). The driver rate-limits.
-            self.actions.push_back(Action::Reannounce);
-        }
-    }
-
     /// Time has passed the deadline from [`Instance::poll_timeout`].
     pub fn handle_timeout(&mut self, now: Duration) {
         if self.handover_timer.is_some_and(|t| t <= now) {
@@ -319,6 +243,14 @@ impl Instance {
             } else {
                 self.finish_fault(now);
             }
+            return;
+        }
+        if self.link.poll(now).is_some() {
+            self.update_fault(now, TransitionReason::LinkDown);
+        }
+        if self.startup_timer.is_some_and(|t| t <= now) {
+            self.startup_timer = None;
+            self.join(now, TransitionReason::Startup);
             return;
         }
         match self.state {
@@ -344,113 +276,20 @@ impl Instance {
         }
     }
 
-    /// The effective priority changed (base adjusted by tracker weights; see
-    /// [`priority::effective`]). Takes effect in the next advert and timer.
+    /// The trackers' adjustment changed (base adjusted by tracker weights; see
+    /// [`priority::effective`]; in a sync group the lowest adjustment of its members applies).
+    /// Takes effect in the next advert and timer.
     pub fn handle_priority_adjustment(&mut self, _now: Duration, adjustment: i32) {
+        self.own_adjustment = adjustment;
+        self.apply_adjustment();
+    }
+
+    fn apply_adjustment(&mut self) {
+        let adjustment = match self.group.adjustment {
+            Some(group) => self.own_adjustment.min(group),
+            None => self.own_adjustment,
+        };
         self.priority = priority::effective(self.cfg.priority, adjustment);
-    }
-
-    /// A weight-0 tracker went down (`true`) or came back (`false`).
-    pub fn handle_tracker_fault(&mut self, now: Duration, fault: bool) {
-        self.tracker_fault = fault;
-        self.update_fault(now, TransitionReason::TrackerFault);
-    }
-
-    /// The interface's link went down (`false`) or came back (`true`).
-    pub fn handle_link(&mut self, now: Duration, up: bool) {
-        self.link_down = !up;
-        self.update_fault(now, TransitionReason::LinkDown);
-    }
-
-    fn update_fault(&mut self, now: Duration, reason: TransitionReason) {
-        let faulty = self.link_down || self.tracker_fault;
-        if !self.started || self.stopping {
-            return;
-        }
-        match (self.state, faulty) {
-            (State::Fault, false) => self.join(now, TransitionReason::FaultCleared),
-            (State::Fault, true) | (State::Initialize, _) => {}
-            (State::Master, true) if self.link_down => {
-                // Nothing can be sent or heard: leave at once.
-                self.faulting = false;
-                self.actions.push_back(Action::RemoveVips);
-                self.enter(now, State::Fault, reason);
-            }
-            (State::Master, true) => {
-                // A tracker fault with the link up: tell the backups (priority 0: they take over
-                // after Skew_Time) and keep the addresses until the successor's first advert, at
-                // most Master_Down_Interval, as a shutdown does (design.md principle 5): the
-                // client sees no gap. A kube-proxy keeps serving a terminating endpoint meanwhile.
-                if !self.faulting {
-                    self.faulting = true;
-                    self.send_advert(STOP);
-                    self.adver_timer = None;
-                    self.handover_timer =
-                        Some(now + master_down_interval(self.priority, self.cfg.advert_interval));
-                }
-            }
-            (State::Master, false) if self.faulting => {
-                // Healthy again before anyone took over: carry on as master.
-                self.faulting = false;
-                self.handover_timer = None;
-                self.send_advert(self.priority);
-                self.adver_timer = Some(now + self.cfg.advert_interval);
-            }
-            (State::Backup, true) => {
-                self.drop_leftover();
-                self.enter(now, State::Fault, reason);
-            }
-            (_, false) => {}
-        }
-    }
-
-    /// Shutdown event. A master sends priority 0 and keeps its addresses until a successor's
-    /// advert arrives or `Master_Down_Interval` has passed (design.md principle 5), then stops.
-    pub fn handle_shutdown(&mut self, now: Duration) {
-        if self.stopping {
-            return;
-        }
-        self.stopping = true;
-        self.faulting = false;
-        if self.state == State::Master {
-            self.send_advert(STOP);
-            self.adver_timer = None;
-            self.handover_timer =
-                Some(now + master_down_interval(self.priority, self.cfg.advert_interval));
-        } else {
-            self.finish_stop(now);
-        }
-    }
-
-    /// Leave at once, without waiting for a successor: the virtual router is being deleted on
-    /// every node, so nobody will take over. A master still sends priority 0 first.
-    pub fn handle_release(&mut self, now: Duration) {
-        if self.state == State::Master && !self.stopping {
-            self.send_advert(STOP);
-        }
-        self.finish_stop(now);
-    }
-
-    /// The end of a tracker-fault handover: the successor spoke, or nobody did in time.
-    fn finish_fault(&mut self, now: Duration) {
-        self.faulting = false;
-        self.actions.push_back(Action::RemoveVips);
-        self.enter(now, State::Fault, TransitionReason::TrackerFault);
-    }
-
-    fn finish_stop(&mut self, now: Duration) {
-        self.faulting = false;
-        if self.state == State::Master {
-            self.actions.push_back(Action::RemoveVips);
-            self.holds_leftover = false;
-        }
-        self.drop_leftover();
-        self.clear_timers();
-        self.stopping = true;
-        if self.state != State::Initialize {
-            self.enter(now, State::Initialize, TransitionReason::Shutdown);
-        }
-        self.actions.push_back(Action::Stopped);
     }
 
     fn become_master(&mut self, now: Duration, reason: TransitionReason) {
@@ -496,6 +335,7 @@ impl Instance {
         self.master_down_timer = None;
         self.preempt_timer = None;
         self.handover_timer = None;
+        self.startup_timer = None;
         self.master_left = false;
     }
 

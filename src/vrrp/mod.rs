@@ -5,9 +5,12 @@
 
 pub mod action;
 pub mod fsm;
+pub mod link;
 pub mod packet;
 pub mod priority;
+pub mod sync;
 pub mod timers;
 
 pub use fsm::{Action, Instance, InstanceConfig, State, TransitionReason};
+pub use link::LinkDebounce;
 pub use packet::{Advert, Auth, Discard, Version};

@@ -6,6 +6,10 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+mod checksum;
+pub use checksum::ChecksumForm;
+use checksum::checksum_for;
+
 /// IP protocol number of VRRP (RFC 5798 §5.1.1.4).
 pub const IPPROTO_VRRP: u8 = 112;
 /// TTL / hop limit every VRRP packet is sent with and must arrive with (RFC 5798 §5.1.1.3).
@@ -231,6 +235,19 @@ impl Advert {
     /// Encode the VRRP message (the IP payload) as sent from `src` to `dst`. The v3 checksum
     /// covers an IP pseudo-header (RFC 5798 §5.2.8), so the addresses are needed.
     pub fn encode(&self, src: IpAddr, dst: IpAddr) -> Result<Vec<u8>, EncodeError> {
+        self.encode_with(src, dst, ChecksumForm::Standard)
+    }
+
+    /// [`Advert::encode`] with the checksum in `form`: a VRRPv3 IPv4 advert with
+    /// [`ChecksumForm::WithoutPseudoHeader`] is summed over the VRRP message alone, as some
+    /// implementations do (RFC 9568 §5.2.8; keepalived's `v3_checksum_as_v2`). Other adverts
+    /// ignore `form`.
+    pub fn encode_with(
+        &self,
+        src: IpAddr,
+        dst: IpAddr,
+        form: ChecksumForm,
+    ) -> Result<Vec<u8>, EncodeError> {
         let addr_len = family_len(src);
         if self.addresses.len() > 255 {
             return Err(EncodeError::TooManyAddresses(self.addresses.len()));
@@ -277,7 +294,9 @@ impl Advert {
                 Auth::Pass(data) => out.extend_from_slice(data),
             }
         }
-        let sum = checksum_for(self.version, src, dst, &out);
+        let pseudo = self.version == Version::V3
+            && !(src.is_ipv4() && form == ChecksumForm::WithoutPseudoHeader);
+        let sum = checksum_for(pseudo, src, dst, &out);
         out[6..8].copy_from_slice(&sum.to_be_bytes());
         Ok(out)
     }
@@ -285,6 +304,18 @@ impl Advert {
     /// Decode a VRRP message received from `src` to `dst` (the IP payload). Checks what the
     /// packet alone can tell: version, type, length, checksum (RFC 5798 §7.1 bullets 2-4).
     pub fn decode(payload: &[u8], src: IpAddr, dst: IpAddr) -> Result<Advert, Discard> {
+        Advert::decode_form(payload, src, dst).map(|(advert, _)| advert)
+    }
+
+    /// [`Advert::decode`], also saying how the checksum was computed: a VRRPv3 IPv4 advert
+    /// whose checksum verifies only without the pseudo-header is accepted (RFC 9568 §5.2.8:
+    /// implementations of RFC 5798 differ on this) and reported as
+    /// [`ChecksumForm::WithoutPseudoHeader`], for the caller to count.
+    pub fn decode_form(
+        payload: &[u8],
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Result<(Advert, ChecksumForm), Discard> {
         if payload.len() < HEADER_LEN {
             return Err(Discard::Truncated);
         }
@@ -317,9 +348,16 @@ impl Advert {
         if payload.len() > expected {
             return Err(Discard::LengthMismatch);
         }
-        if checksum_for(version, src, dst, payload) != 0 {
+        let form = if checksum_for(version == Version::V3, src, dst, payload) == 0 {
+            ChecksumForm::Standard
+        } else if version == Version::V3
+            && src.is_ipv4()
+            && checksum_for(false, src, dst, payload) == 0
+        {
+            ChecksumForm::WithoutPseudoHeader
+        } else {
             return Err(Discard::BadChecksum);
-        }
+        };
         let (interval_cs, auth) = match version {
             Version::V2 => {
                 let auth = match payload[4] {
@@ -354,14 +392,15 @@ impl Advert {
                 }
             })
             .collect();
-        Ok(Advert {
+        let advert = Advert {
             version,
             vrid: payload[1],
             priority: payload[2],
             interval_cs,
             addresses,
             auth,
-        })
+        };
+        Ok((advert, form))
     }
 
     /// Check a decoded advert against the local virtual router's configuration
@@ -442,46 +481,7 @@ fn family_len(addr: IpAddr) -> usize {
     if addr.is_ipv4() { 4 } else { 16 }
 }
 
-/// The checksum of a message whose checksum field holds zero, or 0 when verifying a message
-/// that holds its checksum. v2: over the VRRP message only (RFC 3768 §5.3.8); v3: with the IP
-/// pseudo-header (RFC 5798 §5.2.8).
-fn checksum_for(version: Version, src: IpAddr, dst: IpAddr, msg: &[u8]) -> u16 {
-    let mut sum = 0u32;
-    if version == Version::V3 {
-        match (src, dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                sum = add_bytes(sum, &s.octets());
-                sum = add_bytes(sum, &d.octets());
-                sum += u32::from(IPPROTO_VRRP);
-                sum += msg.len() as u32;
-            }
-            (IpAddr::V6(s), IpAddr::V6(d)) => {
-                sum = add_bytes(sum, &s.octets());
-                sum = add_bytes(sum, &d.octets());
-                sum += msg.len() as u32;
-                sum += u32::from(IPPROTO_VRRP);
-            }
-            _ => {}
-        }
-    }
-    sum = add_bytes(sum, msg);
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-fn add_bytes(mut sum: u32, bytes: &[u8]) -> u32 {
-    for pair in bytes.chunks(2) {
-        let word = u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
-        sum += u32::from(word);
-        // Fold early so long inputs cannot overflow.
-        if sum > 0xffff_0000 {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-    }
-    sum
-}
-
+#[cfg(test)]
+mod checksum_tests;
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,13 @@ use tokio::time::Instant;
 
 use super::Driver;
 use crate::net::announce::frame_for;
-use crate::vrrp::State;
+use std::time::SystemTime;
+
+use std::net::IpAddr;
+
+use super::rfc3339;
+use crate::net::netlink::Link;
+use crate::vrrp::{State, TransitionReason};
 
 /// Announcement frames sent at once before the rest of a burst is paced.
 const INLINE_FRAMES: usize = 64;
@@ -34,7 +40,11 @@ impl Driver {
     pub(super) fn send_round(&mut self) {
         {
             for vip in &self.cfg.vips {
-                if let Err(e) = self.host.frames.send(&frame_for(&self.link.mac, vip.addr)) {
+                let sent = match &self.host.vmac {
+                    Some(v) => v.frames.send(&frame_for(&v.link.mac, vip.addr)),
+                    None => self.host.frames.send(&frame_for(&self.link.mac, vip.addr)),
+                };
+                if let Err(e) = sent {
                     tracing::warn!(vip = %self.cfg.name, error = %e, "announcement failed");
                     self.host
                         .metrics
@@ -46,6 +56,108 @@ impl Driver {
                         ])
                         .inc();
                 }
+            }
+        }
+    }
+
+    /// The engine changed state: log, metrics, status, and the notify hooks.
+    pub(super) fn state_changed(&mut self, from: State, to: State, reason: TransitionReason) {
+        tracing::info!(
+            vip = self.name(), vrid = self.cfg.instance.vrid, interface = %self.cfg.interface,
+            priority = self.inst.priority(), %from, %to, %reason, "state changed"
+        );
+        let labels = [self.cfg.name.as_str(), self.vrid.as_str()];
+        self.host
+            .metrics
+            .set_state(&self.cfg.name, self.cfg.instance.vrid, to);
+        self.host
+            .metrics
+            .transitions
+            .with_label_values(&[labels[0], labels[1], &to.to_string(), &reason.to_string()])
+            .inc();
+        let since = SystemTime::now();
+        let unix = since
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        self.host
+            .metrics
+            .state_since
+            .with_label_values(&labels)
+            .set(unix as i64);
+        self.published_master = self.inst.master();
+        let master = self.published_master.map(|m| m.to_string());
+        self.host.status.update(&self.cfg.name, |s| {
+            s.state = to.into();
+            s.reason = reason.to_string();
+            s.since = rfc3339(since);
+            s.master = master;
+            s.counters.transitions += 1;
+        });
+        self.notifier.transition(to, self.inst.priority());
+    }
+
+    /// Log a change of the effective priority from `before` (with the trackers' `adjustment`,
+    /// or as the sync group's when `None`) and publish it.
+    pub(super) fn publish_priority(&self, before: u8, adjustment: Option<i32>) {
+        let p = self.inst.priority();
+        if p != before {
+            match adjustment {
+                Some(adjustment) => tracing::info!(
+                    vip = self.name(),
+                    vrid = self.cfg.instance.vrid,
+                    from = before,
+                    to = p,
+                    adjustment,
+                    "effective priority changed"
+                ),
+                None => tracing::info!(
+                    vip = self.name(),
+                    vrid = self.cfg.instance.vrid,
+                    from = before,
+                    to = p,
+                    "effective priority changed with its sync group"
+                ),
+            }
+        }
+        self.host
+            .metrics
+            .priority
+            .with_label_values(&[self.cfg.name.as_str(), self.vrid.as_str()])
+            .set(i64::from(p));
+        self.host.status.update(&self.cfg.name, |s| s.priority = p);
+    }
+
+    /// The link the VIPs live on: the virtual MAC interface, if any, else the interface.
+    pub(super) fn vip_link(&self) -> &Link {
+        self.host.vmac.as_ref().map_or(&self.link, |v| &v.link)
+    }
+
+    /// Bring the virtual MAC interface up (becoming master) or down (leaving), if any.
+    pub(super) async fn vmac_up(&self, up: bool) {
+        if let Some(v) = &self.host.vmac
+            && let Err(e) = self.host.netlink.set_up(v.link.index, up).await
+        {
+            self.action_error("vmac", &e.to_string());
+        }
+    }
+
+    /// Send an advert: from the virtual MAC interface while holding the VIPs on it, else from
+    /// the interface.
+    pub(super) async fn send_bytes(&self, bytes: &[u8], dst: IpAddr) -> std::io::Result<()> {
+        match &self.host.vmac {
+            Some(v) if self.holding => v.socket.send(bytes, dst).await,
+            _ => self.host.socket.send(bytes, dst).await,
+        }
+    }
+
+    /// Tell the sync group what changed, if anything.
+    pub(super) fn report_to_group(&mut self) {
+        if let Some(group) = &self.host.group {
+            let view = self.inst.view();
+            if view != self.reported {
+                self.reported = view;
+                group.report(&self.cfg.name, view);
             }
         }
     }

@@ -127,16 +127,7 @@ impl HttpProbe {
     /// reported once, at start, as the tracker's error).
     pub fn new(spec: &HttpTracker) -> Result<HttpProbe, HttpSpecError> {
         let target = parse_url(&spec.url)?;
-        let interval = duration::parse(&spec.interval)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .unwrap_or(Duration::from_secs(1));
-        let timeout = spec
-            .timeout
-            .as_deref()
-            .and_then(|t| duration::parse(t).ok())
-            .filter(|d| !d.is_zero())
-            .unwrap_or(interval);
+        let (interval, timeout) = super::periods(&spec.interval, spec.timeout.as_deref());
         let tls = if target.tls {
             Some(tokio_rustls::TlsConnector::from(Arc::new(client_config(
                 spec,

@@ -89,6 +89,23 @@ fn check_interval(field: String, value: &str, report: &mut dyn FnMut(String, Str
     }
 }
 
+/// A probe's (interval, timeout) from validated fields: the interval (default 1 s, keepalived's)
+/// and the timeout (default: the interval).
+pub fn periods(
+    interval: &str,
+    timeout: Option<&str>,
+) -> (std::time::Duration, std::time::Duration) {
+    let interval = duration::parse(interval)
+        .ok()
+        .filter(|d| *d >= MIN_INTERVAL)
+        .unwrap_or(std::time::Duration::from_secs(1));
+    let timeout = timeout
+        .and_then(|t| duration::parse(t).ok())
+        .filter(|d| *d >= MIN_INTERVAL)
+        .unwrap_or(interval);
+    (interval, timeout)
+}
+
 /// The read interval of a file tracker (validated; default 1s).
 pub fn file_interval(f: &crate::spec::FileTracker) -> std::time::Duration {
     f.interval
@@ -191,15 +208,6 @@ pub fn validate_specs(trackers: &[Tracker], report: &mut dyn FnMut(String, Strin
     }
 }
 
-/// A duration field of a tracker: parses and is more than zero.
-fn validate_period(value: &str, field: String, report: &mut dyn FnMut(String, String)) {
-    match duration::parse(value) {
-        Err(e) => report(field, e.to_string()),
-        Ok(d) if d.is_zero() => report(field, "must be more than 0s".into()),
-        Ok(_) => {}
-    }
-}
-
 /// The http tracker's fields.
 fn validate_http(
     h: &crate::spec::HttpTracker,
@@ -225,9 +233,9 @@ fn validate_http(
             format!("{code} is not an HTTP status code (100-599)"),
         );
     }
-    validate_period(&h.interval, at("interval"), report);
+    check_interval(at("interval"), &h.interval, report);
     if let Some(t) = &h.timeout {
-        validate_period(t, at("timeout"), report);
+        check_interval(at("timeout"), t, report);
     }
     if h.rise == 0 {
         report(at("rise"), "must be at least 1".into());
@@ -431,7 +439,7 @@ spec:
             [
                 "spec.trackers[0].http.url: \"ftp://h/\" is not an http:// or https:// URL with a host: the scheme must be http or https",
                 "spec.trackers[0].http.expectedStatus: 700 is not an HTTP status code (100-599)",
-                "spec.trackers[0].http.interval: must be more than 0s",
+                "spec.trackers[0].http.interval: must be at least 10ms (e.g. 200ms, 1s), got 0s",
                 "spec.trackers[0].http.fall: must be at least 1",
             ]
         );

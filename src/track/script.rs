@@ -31,16 +31,7 @@ const REAP_BOUND: Duration = Duration::from_secs(5);
 impl ScriptProbe {
     /// From a validated spec (unparsable durations fall back to keepalived's 1 s).
     pub fn new(spec: &ScriptTracker) -> ScriptProbe {
-        let interval = duration::parse(&spec.interval)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .unwrap_or(Duration::from_secs(1));
-        let timeout = spec
-            .timeout
-            .as_deref()
-            .and_then(|t| duration::parse(t).ok())
-            .filter(|d| !d.is_zero())
-            .unwrap_or(interval);
+        let (interval, timeout) = super::periods(&spec.interval, spec.timeout.as_deref());
         ScriptProbe {
             argv: spec.command.clone(),
             interval,

@@ -79,7 +79,12 @@ pub async fn run(
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        if tx.send((index, check(Path::new(&path)))).await.is_err() {
+        // Off the engine's runtime: a file on a slow or hung filesystem delays only this tracker.
+        let read = path.clone();
+        let observation = tokio::task::spawn_blocking(move || check(Path::new(&read)))
+            .await
+            .unwrap_or_else(|e| Observation::broken(format!("reading {path} failed: {e}")));
+        if tx.send((index, observation)).await.is_err() {
             return;
         }
     }

@@ -89,13 +89,19 @@ fn check_in(proc_root: &Path, spec: &ProcessTracker) -> Observation {
 }
 
 /// Scan every [`POLL`] (the first scan after one period: the caller made the initial one),
-/// sending each result until the receiver goes away.
+/// sending each result until the receiver goes away. The scan runs on a blocking thread: on a
+/// busy host reading every /proc entry takes long enough to stall the engine's runtime (a
+/// backup that misses adverts for that long takes over).
 pub async fn run(spec: ProcessTracker, index: usize, tx: mpsc::Sender<(usize, Observation)>) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + POLL, POLL);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        if tx.send((index, check(&spec))).await.is_err() {
+        let scan = spec.clone();
+        let observation = tokio::task::spawn_blocking(move || check(&scan))
+            .await
+            .unwrap_or_else(|e| Observation::broken(format!("the /proc scan failed: {e}")));
+        if tx.send((index, observation)).await.is_err() {
             return;
         }
     }

@@ -36,6 +36,9 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 fi
 command -v go >/dev/null 2>&1 || { echo "go is missing: install Go 1.26+ first" >&2; exit 1; }
 hack/apiserver/build.sh
+# The Kubernetes peers the benchmark compares with (MetalLB layer 2 and a client-go Lease
+# announcer; bench/peers.rs), from the Go module proxy.
+hack/peers/build.sh
 # The real-node bed's containerd (v2, from the Go module proxy) and the agent's image archive
 # (the static musl binary of hack/static-build.sh, FROM scratch, no container engine).
 hack/containerd/build.sh

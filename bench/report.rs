@@ -600,21 +600,21 @@ pub fn markdown(r: &Results) -> String {
     }
 
     // Footprint.
-    for n in [1usize, 255] {
+    for v in crate::driver::FOOTPRINTS {
+        let n = v.instances;
         let f = |sys: System, g: fn(&crate::scenarios::Footprint) -> f64| -> Vec<f64> {
             r.foot
                 .iter()
-                .filter(|(s, x)| *s == sys && x.instances == n)
+                .filter(|(s, x)| *s == sys && v.is(x))
                 .map(|(_, x)| g(x))
                 .collect()
         };
-        let label = if n == 1 {
-            "1 instance".to_string()
-        } else {
-            format!("{n} instances")
-        };
+        let label = crate::driver::Footprints::label(&v.routers());
+        if r.foot.iter().all(|(_, x)| !v.is(x)) {
+            continue;
+        }
         rows.push(row(
-            &format!("idle, {label} per node, 1 s adverts: CPU per node"),
+            &format!("idle, {label} per node: CPU per node"),
             &f(k, |x| x.cpu_ms_min),
             &f(ka, |x| x.cpu_ms_min),
             Unit::CpuMs,
@@ -647,7 +647,7 @@ pub fn markdown(r: &Results) -> String {
         let ready = |sys: System| -> String {
             r.foot
                 .iter()
-                .filter(|(s, x)| *s == sys && x.instances == n)
+                .filter(|(s, x)| *s == sys && v.is(x))
                 .map(|(_, x)| {
                     let t = match x.ready_after {
                         Some(t) => fmt(t, Unit::Time),
@@ -675,7 +675,7 @@ pub fn markdown(r: &Results) -> String {
         let health = |sys: System| -> String {
             r.foot
                 .iter()
-                .filter(|(s, x)| *s == sys && x.instances == n)
+                .filter(|(s, x)| *s == sys && v.is(x))
                 .map(|(_, x)| {
                     format!(
                         "{} dropped; VIPs on node1/2/3 at the end {}/{}/{}",
@@ -715,6 +715,21 @@ pub fn markdown(r: &Results) -> String {
                     fmt(b, Unit::CpuMs)
                 ));
             }
+        }
+        let (pk, pka) = (median(&f(k, |x| x.pss)), median(&f(ka, |x| x.pss)));
+        if let (Some(a), Some(b)) = (pk, pka)
+            && n >= 255
+        {
+            targets.push(Target {
+                what: format!("PSS at most 1.5× keepalived's, {label}"),
+                measured: format!(
+                    "{} vs {} (ratio {:.2})",
+                    fmt(a, Unit::Mib),
+                    fmt(b, Unit::Mib),
+                    a / b
+                ),
+                met: Some(a <= 1.5 * b),
+            });
         }
         let (rk, rka) = (median(&f(k, |x| x.rss)), median(&f(ka, |x| x.rss)));
         if let (Some(a), Some(b)) = (rk, rka) {

@@ -39,8 +39,10 @@ pub struct Router {
     pub vrid: u8,
     /// The VIP (IPv4, /32).
     pub vip: String,
-    /// Advertisement interval in milliseconds (10 ms steps).
+    /// Advertisement interval in milliseconds (10 ms steps; whole seconds for v2).
     pub advert_ms: u32,
+    /// VRRP version (3, or 2 with PASS authentication).
+    pub version: u8,
 }
 
 impl Router {
@@ -68,6 +70,7 @@ pub fn routers(n: usize, advert_ms: u32) -> Vec<Router> {
             vrid: 51,
             vip: crate::bed::VIP4.to_string(),
             advert_ms,
+            version: 3,
         }];
     }
     assert!(n <= 255);
@@ -81,6 +84,22 @@ pub fn routers(n: usize, advert_ms: u32) -> Vec<Router> {
             vrid: (i + 1) as u8,
             vip,
             advert_ms,
+            version: 3,
+        })
+        .collect()
+}
+
+/// The PASS password of the v2 routers (keepalived's `auth_pass`, kube-vrrp's Secret).
+pub const PASS: &str = "1111";
+
+/// The same routers as VRRPv2 with PASS authentication (whole-second adverts).
+pub fn v2_pass(routers: Vec<Router>) -> Vec<Router> {
+    routers
+        .into_iter()
+        .map(|r| Router {
+            version: 2,
+            advert_ms: r.advert_ms.max(1000) / 1000 * 1000,
+            ..r
         })
         .collect()
 }
@@ -93,19 +112,29 @@ pub fn kube_config(routers: &[Router]) -> String {
         .map(|(i, p)| (format!("node{}", i + 1), *p))
         .collect();
     let prio_refs: Vec<(&str, u8)> = prios.iter().map(|(n, p)| (n.as_str(), *p)).collect();
-    routers
+    let auth = "  interface: eth0\n  authentication:\n    type: PASS\n    secretRef: {name: vrrp-auth, key: password}\n";
+    let docs = routers.iter().map(|r| {
+        vip_doc(
+            &format!("vr{}", r.vrid),
+            r.vrid,
+            r.version,
+            &r.kube_interval(),
+            &format!("{}/32", r.vip),
+            &prio_refs,
+            if r.version == 2 {
+                auth
+            } else {
+                "  interface: eth0\n"
+            },
+        )
+    });
+    let secret = routers
         .iter()
-        .map(|r| {
-            vip_doc(
-                &format!("vr{}", r.vrid),
-                r.vrid,
-                3,
-                &r.kube_interval(),
-                &format!("{}/32", r.vip),
-                &prio_refs,
-                "  interface: eth0\n",
-            )
-        })
+        .any(|r| r.version == 2)
+        .then(|| crate::agents::secret_doc("vrrp-auth", PASS));
+    secret
+        .into_iter()
+        .chain(docs)
         .collect::<Vec<_>>()
         .join("---\n")
 }
@@ -113,11 +142,19 @@ pub fn kube_config(routers: &[Router]) -> String {
 /// keepalived's configuration for node `node` (0-based): the same routers, `state BACKUP`,
 /// VRRPv3, the node's priority.
 pub fn keepalived_config(routers: &[Router], node: usize) -> String {
-    let mut c = String::from("global_defs {\n    vrrp_version 3\n}\n");
+    let version = routers.first().map_or(3, |r| r.version);
+    let mut c = format!("global_defs {{\n    vrrp_version {version}\n}}\n");
     for r in routers {
+        let auth = if r.version == 2 {
+            format!(
+                "    authentication {{\n        auth_type PASS\n        auth_pass {PASS}\n    }}\n"
+            )
+        } else {
+            String::new()
+        };
         let _ = write!(
             c,
-            "vrrp_instance VI_{vrid} {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {vrid}\n    priority {prio}\n    advert_int {adv}\n    virtual_ipaddress {{\n        {vip}/32\n    }}\n}}\n",
+            "vrrp_instance VI_{vrid} {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {vrid}\n    priority {prio}\n    advert_int {adv}\n{auth}    virtual_ipaddress {{\n        {vip}/32\n    }}\n}}\n",
             vrid = r.vrid,
             prio = PRIOS[node],
             adv = r.keepalived_interval(),

@@ -78,7 +78,7 @@ pub fn run_peer(
             return r;
         }
     };
-    let window = 25.0;
+    let window = 22.0;
     for rep in 0..o.reps {
         if started.elapsed() > o.budget {
             r.failures
@@ -109,6 +109,11 @@ pub fn run_peer(
                 r.stop.push(s);
             }
             Err(e) => fail(&mut r, "planned stop", rep, &e, log),
+        }
+        // A VIP that stays after kill -9 stays every time (nothing removes it): 3 runs show it.
+        let stayed = r.kill.iter().filter(|k| k.residue.is_none()).count();
+        if peer.holds_address() && stayed >= 3 && stayed == r.kill.len() {
+            continue;
         }
         match guard(|| kill9(&mut c, &watch, window)) {
             Ok(k) => {

@@ -213,8 +213,9 @@ pub struct CpuSample {
     /// Sum of every live thread's run time from /proc/PID/task/TID/schedstat, seconds
     /// (nanosecond resolution).
     pub sched_s: f64,
-    /// The threads seen, to tell whether the set changed.
-    pub threads: Vec<(u32, u32)>,
+    /// The threads seen (PID, TID) with their run time in seconds, to tell whether the set
+    /// changed.
+    pub threads: Vec<(u32, u32, f64)>,
 }
 
 fn clk_tck() -> f64 {
@@ -246,7 +247,7 @@ pub fn cpu(pids: &[u32]) -> CpuSample {
                         .and_then(|v| v.parse().ok())
                         .unwrap_or(0.0);
                     s.sched_s += ns * 1e-9;
-                    s.threads.push((pid, tid));
+                    s.threads.push((pid, tid, ns * 1e-9));
                 }
             }
         }
@@ -254,11 +255,23 @@ pub fn cpu(pids: &[u32]) -> CpuSample {
     s
 }
 
-/// CPU seconds between two samples: the precise per-thread figure when the threads stayed the
-/// same, else the clock-tick figure.
+/// CPU seconds between two samples: the precise per-thread figure when no thread exited in
+/// between (a thread that appeared counts its whole run time: it started after the first
+/// sample), else the clock-tick figure (which still counts the exited threads).
 pub fn cpu_delta(a: &CpuSample, b: &CpuSample) -> f64 {
-    if a.threads == b.threads {
-        b.sched_s - a.sched_s
+    let same = |x: &(u32, u32, f64), y: &(u32, u32, f64)| x.0 == y.0 && x.1 == y.1;
+    let none_exited = a
+        .threads
+        .iter()
+        .all(|x| b.threads.iter().any(|y| same(x, y)));
+    if none_exited {
+        b.threads
+            .iter()
+            .map(|y| {
+                let before = a.threads.iter().find(|x| same(x, y)).map_or(0.0, |x| x.2);
+                y.2 - before
+            })
+            .sum()
     } else {
         b.ticks_s - a.ticks_s
     }

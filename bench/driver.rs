@@ -31,6 +31,14 @@ pub struct Opts {
     pub budget: Duration,
     /// The systems to run (both unless --systems says otherwise).
     pub systems: Vec<System>,
+    /// The Kubernetes peers' part (`peers`): systems, repetitions, outage, budget.
+    pub peers: Vec<crate::peers::Peer>,
+    /// Repetitions of the peer scenarios.
+    pub peer_reps: usize,
+    /// API server outage in the peer part, seconds.
+    pub outage: f64,
+    /// Budget of the peer part's repetitions.
+    pub peer_budget: Duration,
 }
 
 impl Opts {
@@ -46,6 +54,10 @@ impl Opts {
             out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs"),
             budget: Duration::from_secs(17 * 60),
             systems: System::BOTH.to_vec(),
+            peers: crate::peers::Peer::ALL.to_vec(),
+            peer_reps: 10,
+            outage: 60.0,
+            peer_budget: Duration::from_secs(9 * 60),
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
         let mut i = 0;
@@ -65,6 +77,15 @@ impl Opts {
                 "--steady" => o.steady = num(),
                 "--k8s-reps" => o.k8s_reps = num() as usize,
                 "--budget" => o.budget = Duration::from_secs_f64(num()),
+                "--peer-reps" => o.peer_reps = num() as usize,
+                "--outage" => o.outage = num(),
+                "--peer-budget" => o.peer_budget = Duration::from_secs_f64(num()),
+                "--peers" => {
+                    o.peers = crate::peers::Peer::ALL
+                        .into_iter()
+                        .filter(|p| val.split(',').any(|v| v == p.name()))
+                        .collect()
+                }
                 "--only" => o.only = val.split(',').map(str::to_string).collect(),
                 "--out" => o.out = PathBuf::from(&val),
                 "--systems" => {
@@ -75,7 +96,7 @@ impl Opts {
                 }
                 "-h" | "--help" => {
                     println!(
-                        "bench [--reps N] [--crash-reps-keepalived N] [--crash-window S] [--idle S] [--steady S] [--k8s-reps N] [--budget S] [--only loss1s,loss100ms,loss10ms,handover,crash,footprint,k8s] [--systems kube-vrrp,keepalived] [--out DIR]"
+                        "bench [--reps N] [--crash-reps-keepalived N] [--crash-window S] [--idle S] [--steady S] [--k8s-reps N] [--budget S] [--only loss1s,loss100ms,loss10ms,handover,crash,footprint,k8s,peers] [--systems kube-vrrp,keepalived] [--peers kube-vrrp,metallb,lease-5s,lease-15s] [--peer-reps N] [--outage S] [--peer-budget S] [--out DIR]"
                     );
                     std::process::exit(0)
                 }
@@ -117,12 +138,91 @@ pub struct Results {
     pub load_end: String,
     /// Wall time of the whole run.
     pub took: Duration,
+    /// The Kubernetes peers' part.
+    pub peers: Vec<crate::peer_scenarios::PeerResult>,
     /// Options used.
     pub reps: usize,
     /// Crash window.
     pub crash_window: f64,
     /// Idle period.
     pub idle: f64,
+}
+
+/// One idle-footprint configuration: instances per node, advert interval, version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Footprints {
+    /// Instances per node.
+    pub instances: usize,
+    /// Advert interval, ms.
+    pub advert_ms: u32,
+    /// 3, or 2 with PASS authentication.
+    pub version: u8,
+}
+
+/// The footprint rows, in the order they are measured and shown.
+pub const FOOTPRINTS: [Footprints; 5] = [
+    Footprints {
+        instances: 1,
+        advert_ms: 1000,
+        version: 3,
+    },
+    Footprints {
+        instances: 1,
+        advert_ms: 1000,
+        version: 2,
+    },
+    Footprints {
+        instances: 1,
+        advert_ms: 50,
+        version: 3,
+    },
+    Footprints {
+        instances: 50,
+        advert_ms: 1000,
+        version: 3,
+    },
+    Footprints {
+        instances: 255,
+        advert_ms: 1000,
+        version: 3,
+    },
+];
+
+impl Footprints {
+    /// The routers of this configuration.
+    pub fn routers(&self) -> Vec<crate::sys::Router> {
+        let rs = crate::sys::routers(self.instances, self.advert_ms);
+        if self.version == 2 {
+            crate::sys::v2_pass(rs)
+        } else {
+            rs
+        }
+    }
+
+    /// Whether a measured footprint belongs to this configuration.
+    pub fn is(&self, f: &crate::scenarios::Footprint) -> bool {
+        f.instances == self.instances && f.advert_ms == self.advert_ms && f.version == self.version
+    }
+
+    /// "1 instance, v3, 1 s adverts" and the like.
+    pub fn label(routers: &[crate::sys::Router]) -> String {
+        let n = routers.len();
+        let (adv, ver) = routers
+            .first()
+            .map_or((1000, 3), |r| (r.advert_ms, r.version));
+        let inst = if n == 1 {
+            "1 instance".to_string()
+        } else {
+            format!("{n} instances")
+        };
+        let adv = if adv >= 1000 {
+            format!("{} s", adv / 1000)
+        } else {
+            format!("{adv} ms")
+        };
+        let ver = if ver == 2 { "v2 + PASS" } else { "v3" };
+        format!("{inst}, {ver}, {adv} adverts")
+    }
 }
 
 /// The 1-minute, 5-minute and 15-minute load averages.
@@ -313,19 +413,27 @@ pub fn main() {
     }
     if opts.wants("footprint") {
         // Both systems side by side, each started once the previous one's election settled.
-        let runs: Vec<(usize, Vec<System>)> = vec![
-            (1, opts.systems.clone()),
-            (255, opts.systems.iter().rev().copied().collect()),
-        ];
-        for (n, systems) in runs {
+        let runs: Vec<(Vec<crate::sys::Router>, Vec<System>)> = FOOTPRINTS
+            .iter()
+            .map(|v| {
+                let order = if v.instances > 50 {
+                    opts.systems.iter().rev().copied().collect()
+                } else {
+                    opts.systems.clone()
+                };
+                (v.routers(), order)
+            })
+            .collect();
+        for (routers, systems) in runs {
+            let what = Footprints::label(&routers);
             if over() {
                 r.failures
-                    .push(format!("footprint {n}: budget spent, not measured"));
+                    .push(format!("footprint {what}: budget spent, not measured"));
                 continue;
             }
             r.load.push((
                 format!(
-                    "footprint, {n} instance(s), {}",
+                    "footprint, {what}, {}",
                     systems
                         .iter()
                         .map(|s| s.name())
@@ -335,7 +443,7 @@ pub fn main() {
                 loadavg(),
             ));
             log(&format!(
-                "footprint: {n} instance(s) per node, {}, {} s idle",
+                "footprint: {what} per node, {}, {} s idle",
                 systems
                     .iter()
                     .map(|s| s.name())
@@ -343,16 +451,17 @@ pub fn main() {
                     .join(" and "),
                 opts.idle
             ));
-            let results =
-                match std::panic::catch_unwind(|| scenarios::footprint(n, opts.idle, &systems)) {
-                    Ok(v) => v,
-                    Err(_) => vec![Err("panic".to_string()); systems.len()],
-                };
+            let results = match std::panic::catch_unwind(|| {
+                scenarios::footprint(&routers, opts.idle, &systems)
+            }) {
+                Ok(v) => v,
+                Err(_) => vec![Err("panic".to_string()); systems.len()],
+            };
             for (system, res) in systems.iter().copied().zip(results) {
                 match res {
                     Ok(f) => {
                         log(&format!(
-                            "footprint {n} {}: CPU {:.1} ms/min per node (master {:.1}), RSS {:.1} MiB, PSS {:.1} MiB; all elected after {:?} s; raw drops while idle {}; VIPs at the end {:?}",
+                            "footprint {what} {}: CPU {:.1} ms/min per node (master {:.1}), RSS {:.1} MiB, PSS {:.1} MiB; all elected after {:?} s; raw drops while idle {}; VIPs at the end {:?}",
                             system.name(),
                             f.cpu_ms_min,
                             f.master_cpu_ms_min,
@@ -366,12 +475,12 @@ pub fn main() {
                     }
                     Err(e) => {
                         log(&format!(
-                            "footprint {n} {} FAILED: {}",
+                            "footprint {what} {} FAILED: {}",
                             system.name(),
                             first_line(&e)
                         ));
                         r.failures
-                            .push(format!("footprint {n}, {}: {e}", system.name()));
+                            .push(format!("footprint {what}, {}: {e}", system.name()));
                     }
                 }
             }
@@ -401,9 +510,48 @@ pub fn main() {
             }
         }
     }
+    if opts.wants("peers") {
+        if !crate::peers::built() {
+            r.failures
+                .push("peers: hack/peers/bin missing (run hack/peers/build.sh)".into());
+        } else {
+            r.load.push(("Kubernetes peers".into(), loadavg()));
+            log(&format!(
+                "Kubernetes peers, each on its own bed at the same time: {}",
+                opts.peers
+                    .iter()
+                    .map(|p| p.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            let po = crate::peer_scenarios::PeerOpts {
+                reps: opts.peer_reps,
+                steady: opts.steady,
+                outage: opts.outage,
+                budget: opts.peer_budget,
+            };
+            let plog = |m: &str| {
+                println!("[{:7.1}s] {m}", started.elapsed().as_secs_f64());
+            };
+            r.peers = crate::peer_run::run_all(&opts.peers, &po, &plog);
+        }
+    }
     r.load_end = loadavg();
     r.took = started.elapsed();
-    let md = crate::report::markdown(&r);
+    let mut md = crate::report::markdown(&r);
+    if !r.peers.is_empty() {
+        md.push_str(&crate::peer_report::markdown(
+            &r.peers,
+            opts.peer_reps,
+            opts.outage,
+            opts.steady,
+        ));
+        let p = opts.out.join("peers.svg");
+        let _ = std::fs::create_dir_all(&opts.out);
+        if let Err(e) = std::fs::write(&p, crate::peer_report::svg(&r.peers)) {
+            eprintln!("{}: {e}", p.display());
+        }
+    }
     let svg = crate::svg::plot(&r);
     let _ = std::fs::create_dir_all(&opts.out);
     let md_path = opts.out.join("benchmarks.md");

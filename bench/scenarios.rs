@@ -487,6 +487,10 @@ pub fn crash(system: System, advert_ms: u32, window: f64) -> Result<Crash, Fail>
 pub struct Footprint {
     /// Instances per node.
     pub instances: usize,
+    /// Advert interval, ms.
+    pub advert_ms: u32,
+    /// VRRP version (2: with PASS authentication).
+    pub version: u8,
     /// CPU milliseconds per minute per node (mean of the 3 nodes).
     pub cpu_ms_min: f64,
     /// The master's CPU milliseconds per minute.
@@ -548,10 +552,13 @@ fn addr_count(bed: &Bed, node: usize, vips: &HashSet<String>) -> usize {
 }
 
 /// Idle footprint of `systems`, each in its own bed, measured at the same time (the same
-/// background), `n` instances per node at 1 s adverts, idle for `idle` seconds after the
-/// elections.
-pub fn footprint(n: usize, idle: f64, systems: &[System]) -> Vec<Result<Footprint, Fail>> {
-    let routers = sys::routers(n, 1000);
+/// background), `routers` on every node, idle for `idle` seconds after the elections.
+pub fn footprint(
+    routers: &[Router],
+    idle: f64,
+    systems: &[System],
+) -> Vec<Result<Footprint, Fail>> {
+    let n = routers.len();
     let vips: HashSet<String> = routers.iter().map(|r| r.vip.clone()).collect();
     // One system after the other, each once the previous one's election settled (bounded:
     // 90 s each), so that one's election cannot disturb the other's; measured together.
@@ -564,7 +571,7 @@ pub fn footprint(n: usize, idle: f64, systems: &[System]) -> Vec<Result<Footprin
         let nss: Vec<String> = bed.nodes.iter().map(|n| n.ns.clone()).collect();
         let watch = Watch::start(&nss, &bed.switch).ok();
         let t0 = now();
-        let procs = sys::start_all(&bed, system, &routers, &[0, 1, 2]);
+        let procs = sys::start_all(&bed, system, routers, &[0, 1, 2]);
         // Election of every instance, from address events (`ip addr` crawls while hundreds of
         // addresses and announcements churn).
         let mut at = None;
@@ -637,6 +644,8 @@ pub fn footprint(n: usize, idle: f64, systems: &[System]) -> Vec<Result<Footprin
                 let k = cpu.len() as f64;
                 Ok(Footprint {
                     instances: n,
+                    advert_ms: routers[0].advert_ms,
+                    version: routers[0].version,
                     cpu_ms_min: cpu.iter().sum::<f64>() / k,
                     master_cpu_ms_min: cpu[0],
                     rss: mem.iter().map(|m| m.0).sum::<f64>() / k,

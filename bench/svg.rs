@@ -8,13 +8,15 @@ use crate::scenarios::Plot;
 use crate::stats::median;
 use crate::sys::System;
 
-const W: f64 = 960.0;
+/// Width of the figure.
+pub const W: f64 = 960.0;
 const LEFT: f64 = 130.0;
 const RIGHT: f64 = 30.0;
-const ROW: f64 = 34.0;
+/// Height of one row.
+pub const ROW: f64 = 34.0;
 
 /// The repetition whose gap is the median (the nearest one): (plot, caption).
-fn representative(v: &[(f64, &Plot, String)]) -> (Option<Plot>, String) {
+pub fn representative(v: &[(f64, &Plot, String)]) -> (Option<Plot>, String) {
     let Some(m) = median(&v.iter().map(|x| x.0).collect::<Vec<_>>()) else {
         return (None, String::new());
     };
@@ -41,15 +43,22 @@ fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-struct Panel {
-    title: String,
-    from: f64,
-    to: f64,
-    zero: String,
-    rows: Vec<(String, Option<Plot>, String)>,
+/// One panel: a title, a time range, the label of time zero and one row per system.
+pub struct Panel {
+    /// Title.
+    pub title: String,
+    /// Start of the time axis, seconds.
+    pub from: f64,
+    /// End of the time axis, seconds.
+    pub to: f64,
+    /// What happened at time zero.
+    pub zero: String,
+    /// (system, plot, caption).
+    pub rows: Vec<(String, Option<Plot>, String)>,
 }
 
-fn panel(out: &mut String, y0: f64, p: &Panel) -> f64 {
+/// Draw a panel at `y0`; returns the y below it.
+pub fn panel(out: &mut String, y0: f64, p: &Panel) -> f64 {
     let plot_w = W - LEFT - RIGHT;
     let x = |t: f64| LEFT + (t - p.from) / (p.to - p.from) * plot_w;
     let _ = writeln!(

@@ -39,8 +39,10 @@ pub struct Router {
     pub vrid: u8,
     /// The VIP (IPv4, /32).
     pub vip: String,
-    /// Advertisement interval in milliseconds (10 ms steps).
+    /// Advertisement interval in milliseconds (10 ms steps; whole seconds for v2).
     pub advert_ms: u32,
+    /// VRRP version (3, or 2 with PASS authentication).
+    pub version: u8,
 }
 
 impl Router {
@@ -68,6 +70,7 @@ pub fn routers(n: usize, advert_ms: u32) -> Vec<Router> {
             vrid: 51,
             vip: crate::bed::VIP4.to_string(),
             advert_ms,
+            version: 3,
         }];
     }
     assert!(n <= 255);
@@ -81,6 +84,22 @@ pub fn routers(n: usize, advert_ms: u32) -> Vec<Router> {
             vrid: (i + 1) as u8,
             vip,
             advert_ms,
+            version: 3,
+        })
+        .collect()
+}
+
+/// The PASS password of the v2 routers (keepalived's `auth_pass`, kube-vrrp's Secret).
+pub const PASS: &str = "1111";
+
+/// The same routers as VRRPv2 with PASS authentication (whole-second adverts).
+pub fn v2_pass(routers: Vec<Router>) -> Vec<Router> {
+    routers
+        .into_iter()
+        .map(|r| Router {
+            version: 2,
+            advert_ms: r.advert_ms.max(1000) / 1000 * 1000,
+            ..r
         })
         .collect()
 }
@@ -93,19 +112,29 @@ pub fn kube_config(routers: &[Router]) -> String {
         .map(|(i, p)| (format!("node{}", i + 1), *p))
         .collect();
     let prio_refs: Vec<(&str, u8)> = prios.iter().map(|(n, p)| (n.as_str(), *p)).collect();
-    routers
+    let auth = "  interface: eth0\n  authentication:\n    type: PASS\n    secretRef: {name: vrrp-auth, key: password}\n";
+    let docs = routers.iter().map(|r| {
+        vip_doc(
+            &format!("vr{}", r.vrid),
+            r.vrid,
+            r.version,
+            &r.kube_interval(),
+            &format!("{}/32", r.vip),
+            &prio_refs,
+            if r.version == 2 {
+                auth
+            } else {
+                "  interface: eth0\n"
+            },
+        )
+    });
+    let secret = routers
         .iter()
-        .map(|r| {
-            vip_doc(
-                &format!("vr{}", r.vrid),
-                r.vrid,
-                3,
-                &r.kube_interval(),
-                &format!("{}/32", r.vip),
-                &prio_refs,
-                "  interface: eth0\n",
-            )
-        })
+        .any(|r| r.version == 2)
+        .then(|| crate::agents::secret_doc("vrrp-auth", PASS));
+    secret
+        .into_iter()
+        .chain(docs)
         .collect::<Vec<_>>()
         .join("---\n")
 }
@@ -113,11 +142,19 @@ pub fn kube_config(routers: &[Router]) -> String {
 /// keepalived's configuration for node `node` (0-based): the same routers, `state BACKUP`,
 /// VRRPv3, the node's priority.
 pub fn keepalived_config(routers: &[Router], node: usize) -> String {
-    let mut c = String::from("global_defs {\n    vrrp_version 3\n}\n");
+    let version = routers.first().map_or(3, |r| r.version);
+    let mut c = format!("global_defs {{\n    vrrp_version {version}\n}}\n");
     for r in routers {
+        let auth = if r.version == 2 {
+            format!(
+                "    authentication {{\n        auth_type PASS\n        auth_pass {PASS}\n    }}\n"
+            )
+        } else {
+            String::new()
+        };
         let _ = write!(
             c,
-            "vrrp_instance VI_{vrid} {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {vrid}\n    priority {prio}\n    advert_int {adv}\n    virtual_ipaddress {{\n        {vip}/32\n    }}\n}}\n",
+            "vrrp_instance VI_{vrid} {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {vrid}\n    priority {prio}\n    advert_int {adv}\n{auth}    virtual_ipaddress {{\n        {vip}/32\n    }}\n}}\n",
             vrid = r.vrid,
             prio = PRIOS[node],
             adv = r.keepalived_interval(),
@@ -176,8 +213,9 @@ pub struct CpuSample {
     /// Sum of every live thread's run time from /proc/PID/task/TID/schedstat, seconds
     /// (nanosecond resolution).
     pub sched_s: f64,
-    /// The threads seen, to tell whether the set changed.
-    pub threads: Vec<(u32, u32)>,
+    /// The threads seen (PID, TID) with their run time in seconds, to tell whether the set
+    /// changed.
+    pub threads: Vec<(u32, u32, f64)>,
 }
 
 fn clk_tck() -> f64 {
@@ -209,7 +247,7 @@ pub fn cpu(pids: &[u32]) -> CpuSample {
                         .and_then(|v| v.parse().ok())
                         .unwrap_or(0.0);
                     s.sched_s += ns * 1e-9;
-                    s.threads.push((pid, tid));
+                    s.threads.push((pid, tid, ns * 1e-9));
                 }
             }
         }
@@ -217,11 +255,23 @@ pub fn cpu(pids: &[u32]) -> CpuSample {
     s
 }
 
-/// CPU seconds between two samples: the precise per-thread figure when the threads stayed the
-/// same, else the clock-tick figure.
+/// CPU seconds between two samples: the precise per-thread figure when no thread exited in
+/// between (a thread that appeared counts its whole run time: it started after the first
+/// sample), else the clock-tick figure (which still counts the exited threads).
 pub fn cpu_delta(a: &CpuSample, b: &CpuSample) -> f64 {
-    if a.threads == b.threads {
-        b.sched_s - a.sched_s
+    let same = |x: &(u32, u32, f64), y: &(u32, u32, f64)| x.0 == y.0 && x.1 == y.1;
+    let none_exited = a
+        .threads
+        .iter()
+        .all(|x| b.threads.iter().any(|y| same(x, y)));
+    if none_exited {
+        b.threads
+            .iter()
+            .map(|y| {
+                let before = a.threads.iter().find(|x| same(x, y)).map_or(0.0, |x| x.2);
+                y.2 - before
+            })
+            .sum()
     } else {
         b.ticks_s - a.ticks_s
     }

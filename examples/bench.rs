@@ -17,6 +17,14 @@ mod k8s;
 mod driver;
 #[path = "../bench/k8s_api.rs"]
 mod k8s_api;
+#[path = "../bench/peer_report.rs"]
+mod peer_report;
+#[path = "../bench/peer_run.rs"]
+mod peer_run;
+#[path = "../bench/peer_scenarios.rs"]
+mod peer_scenarios;
+#[path = "../bench/peers.rs"]
+mod peers;
 #[path = "../bench/ping.rs"]
 mod ping;
 #[path = "../bench/report.rs"]

@@ -27,13 +27,7 @@ fn file_tracker_at_100ms_and_script_at_200ms_move_the_vips() {
     let db = format!(
         "{{name: check, weight: 0, script: {{command: {cmd}, interval: 200ms, timeout: 150ms}}}}"
     );
-    let agents = start_nodes(
-        &bed,
-        &pair_docs(150, Some(&web), Some(&db)),
-        &pair_docs(150, None, None),
-        &[VIP4, VIP_DB],
-        &["web", "db"],
-    );
+    let agents = start_pair(&bed, &web, &db);
     let n1 = &bed.nodes[0];
     let t = tracker(&bed, n1, "web", "app");
     assert_eq!(

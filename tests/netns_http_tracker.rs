@@ -66,13 +66,7 @@ fn http_tracker_moves_vip_and_back_only_with_preempt() {
     let http = "{url: \"http://127.0.0.1:8080/healthz\", interval: 100ms, timeout: 1s}";
     let web = format!("{{name: backend, weight: -60, http: {http}}}");
     let db = format!("{{name: backend, weight: 0, http: {http}}}");
-    let agents = start_nodes(
-        &bed,
-        &pair_docs(150, Some(&web), Some(&db)),
-        &pair_docs(150, None, None),
-        &[VIP4, VIP_DB],
-        &["web", "db"],
-    );
+    let agents = start_pair(&bed, &web, &db);
     fail_and_recover(
         &bed,
         &agents,

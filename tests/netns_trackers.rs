@@ -24,13 +24,7 @@ fn script_tracker_moves_vip_and_back_only_with_preempt() {
     let db = format!(
         "{{name: check, weight: 0, script: {{command: {cmd}, interval: 100ms, timeout: 2s}}}}"
     );
-    let agents = start_nodes(
-        &bed,
-        &pair_docs(150, Some(&web), Some(&db)),
-        &pair_docs(150, None, None),
-        &[VIP4, VIP_DB],
-        &["web", "db"],
-    );
+    let agents = start_pair(&bed, &web, &db);
     fail_and_recover(
         &bed,
         &agents,
@@ -100,13 +94,7 @@ fn file_tracker_multiplies_value_by_weight() {
     let file = format!("{{path: {}}}", path.display());
     let web = format!("{{name: app, weight: 1, file: {file}}}");
     let db = format!("{{name: app, weight: 0, file: {file}}}");
-    let agents = start_nodes(
-        &bed,
-        &pair_docs(150, Some(&web), Some(&db)),
-        &pair_docs(150, None, None),
-        &[VIP4, VIP_DB],
-        &["web", "db"],
-    );
+    let agents = start_pair(&bed, &web, &db);
     let n1 = &bed.nodes[0];
     // Missing file: 0.
     assert!(
@@ -161,13 +149,7 @@ fn interface_tracker_follows_link_events() {
     set("trk0", "up");
     let web = "{name: uplink, weight: -60, interface: {name: trk0}}";
     let db = "{name: uplink, weight: 0, interface: {name: trk0}}";
-    let agents = start_nodes(
-        &bed,
-        &pair_docs(150, Some(web), Some(db)),
-        &pair_docs(150, None, None),
-        &[VIP4, VIP_DB],
-        &["web", "db"],
-    );
+    let agents = start_pair(&bed, web, db);
     let n1 = &bed.nodes[0];
     // Carrier lost (trk0 stays administratively up).
     fail_and_recover(

@@ -90,6 +90,18 @@ pub fn start_nodes(
     agents
 }
 
+/// The pair with trackers on node1 only (`web`'s and `db`'s, see [`pair_docs`]), started as
+/// [`start_nodes`] does.
+pub fn start_pair(bed: &Bed, web: &str, db: &str) -> Vec<Proc> {
+    start_nodes(
+        bed,
+        &pair_docs(150, Some(web), Some(db)),
+        &pair_docs(150, None, None),
+        &[VIP4, VIP_DB],
+        &["web", "db"],
+    )
+}
+
 /// The value of the first metric line starting with `prefix`.
 pub fn metric(bed: &Bed, node: &Host, prefix: &str) -> Option<f64> {
     metrics(bed, node)

@@ -17,6 +17,7 @@ pub mod net;
 pub mod run;
 pub mod sim;
 pub mod spec;
+pub mod status;
 pub mod status_client;
 pub mod track;
 pub mod translate;

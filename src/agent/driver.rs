@@ -13,13 +13,13 @@ mod host;
 use super::announcer::Announcer;
 use super::deadline::{EngineTimer, Timers};
 use super::notify::Notifier;
-use super::status::{StatusStore, rfc3339};
 use super::sync::SyncGroup;
 use crate::metrics::Metrics;
 use crate::net::announce::FrameSender;
 use crate::net::netlink::{Link, Netlink};
 use crate::net::socket::{VrrpSocket, group_for};
 use crate::net::vmac::Vmac;
+use crate::status::{FailedAction, StatusStore, rfc3339};
 use crate::track::Contribution;
 use crate::translate::RouterConfig;
 use crate::vrrp::sync::{GroupInput, MemberView};
@@ -89,7 +89,6 @@ struct Driver {
     host: Host,
     link: Link,
     inst: Instance,
-    vrid: String,
     holding: bool,
     last_refresh: Option<Instant>,
     announcer: Announcer,
@@ -102,9 +101,6 @@ struct Driver {
     last_now: Duration,
     /// The master last written to the status.
     published_master: Option<IpAddr>,
-    /// This instance's adverts-received and adverts-sent counters, looked up once.
-    received: prometheus::IntCounter,
-    sent: prometheus::IntCounter,
     /// The notify hooks' queue.
     notifier: Notifier,
     /// What was last reported to the sync group.
@@ -125,10 +121,6 @@ pub async fn run(
 ) {
     let mut links = host.links.subscribe();
     let inst = Instance::new(cfg.instance.clone());
-    let vrid = cfg.instance.vrid.to_string();
-    let labels = [cfg.name.as_str(), vrid.as_str()];
-    let received = host.metrics.adverts_received.with_label_values(&labels);
-    let sent = host.metrics.adverts_sent.with_label_values(&labels);
     let notifier = Notifier::start(&cfg.name, &cfg.notify, &host.metrics);
     let mut d = Driver {
         notifier,
@@ -138,7 +130,6 @@ pub async fn run(
         host,
         link,
         inst,
-        vrid,
         holding: false,
         last_refresh: None,
         rounds_left: 0,
@@ -146,8 +137,6 @@ pub async fn run(
         stopped: false,
         last_now: Duration::ZERO,
         published_master: None,
-        received,
-        sent,
     };
     let mut timer = EngineTimer::new(d.host.timers.as_ref(), d.cfg.instance.advert_interval);
     d.publish_config();
@@ -275,19 +264,12 @@ impl Driver {
                 } else {
                     self.inst.handle_advert(now, src, &advert)
                 };
-                let labels = [self.cfg.name.as_str(), self.vrid.as_str()];
                 match result {
                     Ok(accepted) => {
-                        self.received.inc();
                         self.host
                             .status
                             .count(&self.cfg.name, |c| c.adverts_received += 1);
                         if accepted.address_mismatch {
-                            self.host
-                                .metrics
-                                .address_mismatches
-                                .with_label_values(&labels)
-                                .inc();
                             let conflict = format!(
                                 "router {src} advertises vrid {} on {} with addresses {} (ours: {})",
                                 advert.vrid,
@@ -311,11 +293,7 @@ impl Driver {
                         }
                     }
                     Err(reason) => {
-                        self.host
-                            .metrics
-                            .discards
-                            .with_label_values(&[&self.cfg.interface, reason.as_str()])
-                            .inc();
+                        // Counted once, here; /metrics adds it to the interface's discards.
                         self.host.status.update(&self.cfg.name, |s| {
                             *s.counters
                                 .discards
@@ -388,7 +366,7 @@ impl Driver {
                     self.rounds_left = 0;
                     for vip in self.cfg.vips.clone() {
                         if let Err(e) = self.host.netlink.remove(self.vip_link().index, vip) {
-                            self.action_error("remove_vip", &e.to_string());
+                            self.action_error(FailedAction::RemoveVip, &e.to_string());
                         }
                     }
                     self.vmac_up(false).await;
@@ -425,15 +403,14 @@ impl Driver {
             match advert.encode_with(src, dst, self.cfg.checksum) {
                 Ok(bytes) => match self.send_bytes(&bytes, dst).await {
                     Ok(()) => {
-                        self.sent.inc();
                         self.host
                             .status
                             .count(&self.cfg.name, |c| c.adverts_sent += 1);
                     }
                     // A down link refuses sends; the link monitor moves us to Fault.
-                    Err(e) => self.action_error("send", &e.to_string()),
+                    Err(e) => self.action_error(FailedAction::Send, &e.to_string()),
                 },
-                Err(e) => self.action_error("encode", &e.to_string()),
+                Err(e) => self.action_error(FailedAction::Encode, &e.to_string()),
             }
         }
         if self.holding && self.inst.state() == State::Master {
@@ -454,7 +431,7 @@ impl Driver {
         for vip in self.cfg.vips.clone() {
             let link = self.vip_link().clone();
             if let Err(e) = self.host.netlink.install(&link, vip, lifetime) {
-                self.action_error("install_vip", &e.to_string());
+                self.action_error(FailedAction::InstallVip, &e.to_string());
             }
         }
         self.last_refresh = Some(Instant::now());

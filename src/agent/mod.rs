@@ -6,9 +6,9 @@ pub mod deadline;
 pub mod driver;
 pub mod listener;
 pub mod notify;
-pub mod status;
 pub mod supervisor;
 pub mod sync;
 
-pub use status::{InstanceStatus, StatusStore};
+/// The status types live on the ground floor ([`crate::status`]); re-exported for old paths.
+pub use crate::status::{self, InstanceStatus, StatusStore};
 pub use supervisor::{Desired, Supervisor};

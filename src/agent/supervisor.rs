@@ -380,7 +380,6 @@ impl Supervisor {
                 .remove(&r.cfg.instance.vrid);
         }
         self.delete_vmac(name, r.vmac).await;
-        self.metrics.remove_instance(name, r.cfg.instance.vrid);
     }
 
     /// Take a stopping instance out of its sync group (the others stop following it); a

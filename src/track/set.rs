@@ -389,7 +389,7 @@ mod tests {
             (t[2].up, t[2].applied, t[2].last_result.as_str()),
             (true, 0, "link up")
         );
-        let text = metrics.render();
+        let text = metrics.render(&[]);
         assert!(
             text.contains("kube_vrrp_tracker_failures_total{tracker=\"check\",vip=\"web\"} 2"),
             "{text}"
@@ -403,7 +403,7 @@ mod tests {
             "{text}"
         );
         metrics.remove_tracker("web", "check");
-        assert!(!metrics.render().contains("tracker=\"check\""));
+        assert!(!metrics.render(&[]).contains("tracker=\"check\""));
     }
 
     /// An http tracker's rise and fall are counted exactly: fall 3 needs three failures in a

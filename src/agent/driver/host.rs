@@ -13,6 +13,7 @@ use std::net::IpAddr;
 
 use super::rfc3339;
 use crate::net::netlink::Link;
+use crate::status::FailedAction;
 use crate::vrrp::{State, TransitionReason};
 
 /// Announcement frames sent at once before the rest of a burst is paced.
@@ -45,16 +46,7 @@ impl Driver {
                     None => self.host.frames.send(&frame_for(&self.link.mac, vip.addr)),
                 };
                 if let Err(e) = sent {
-                    tracing::warn!(vip = %self.cfg.name, error = %e, "announcement failed");
-                    self.host
-                        .metrics
-                        .action_errors
-                        .with_label_values(&[
-                            self.cfg.name.as_str(),
-                            self.vrid.as_str(),
-                            "announce",
-                        ])
-                        .inc();
+                    self.action_error(FailedAction::Announce, &e.to_string());
                 }
             }
         }
@@ -66,33 +58,24 @@ impl Driver {
             vip = self.name(), vrid = self.cfg.instance.vrid, interface = %self.cfg.interface,
             priority = self.inst.priority(), %from, %to, %reason, "state changed"
         );
-        let labels = [self.cfg.name.as_str(), self.vrid.as_str()];
-        self.host
-            .metrics
-            .set_state(&self.cfg.name, self.cfg.instance.vrid, to);
-        self.host
-            .metrics
-            .transitions
-            .with_label_values(&[labels[0], labels[1], &to.to_string(), &reason.to_string()])
-            .inc();
         let since = SystemTime::now();
-        let unix = since
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        self.host
-            .metrics
-            .state_since
-            .with_label_values(&labels)
-            .set(unix as i64);
         self.published_master = self.inst.master();
         let master = self.published_master.map(|m| m.to_string());
         self.host.status.update(&self.cfg.name, |s| {
             s.state = to.into();
             s.reason = reason.to_string();
             s.since = rfc3339(since);
+            s.since_time = Some(since);
             s.master = master;
             s.counters.transitions += 1;
+            match s
+                .transitions_by
+                .iter_mut()
+                .find(|(t, r, _)| (*t, *r) == (to, reason))
+            {
+                Some((_, _, n)) => *n += 1,
+                None => s.transitions_by.push((to, reason, 1)),
+            }
         });
         self.notifier.transition(to, self.inst.priority());
     }
@@ -120,11 +103,6 @@ impl Driver {
                 ),
             }
         }
-        self.host
-            .metrics
-            .priority
-            .with_label_values(&[self.cfg.name.as_str(), self.vrid.as_str()])
-            .set(i64::from(p));
         self.host.status.update(&self.cfg.name, |s| s.priority = p);
     }
 
@@ -138,7 +116,7 @@ impl Driver {
         if let Some(v) = &self.host.vmac
             && let Err(e) = self.host.netlink.set_up(v.link.index, up).await
         {
-            self.action_error("vmac", &e.to_string());
+            self.action_error(FailedAction::Vmac, &e.to_string());
         }
     }
 
@@ -162,26 +140,16 @@ impl Driver {
         }
     }
 
-    pub(super) fn action_error(&self, action: &str, error: &str) {
-        tracing::warn!(vip = %self.cfg.name, action, error, "action failed");
-        self.host
-            .metrics
-            .action_errors
-            .with_label_values(&[self.cfg.name.as_str(), self.vrid.as_str(), action])
-            .inc();
+    /// Log and count a failed action (its count shows in /status and /metrics).
+    pub(super) fn action_error(&self, action: FailedAction, error: &str) {
+        tracing::warn!(vip = %self.cfg.name, action = action.as_str(), error, "action failed");
+        self.host.status.count(&self.cfg.name, |c| {
+            *c.action_errors.entry(action).or_default() += 1
+        });
     }
 
     pub(super) fn publish_config(&self) {
         let c = &self.cfg;
-        let labels = [c.name.as_str(), self.vrid.as_str()];
-        self.host
-            .metrics
-            .set_state(&c.name, c.instance.vrid, State::Initialize);
-        self.host
-            .metrics
-            .priority
-            .with_label_values(&labels)
-            .set(i64::from(c.instance.priority));
         self.host.status.update(&c.name, |s| {
             s.vrid = c.instance.vrid;
             s.interface = c.interface.clone();

@@ -1,4 +1,6 @@
-//! What the agent shows about its instances on `/status` and `kube-vrrp status`.
+//! What the agent shows about its instances on `/status`, `/metrics` (see
+//! [`crate::metrics::Metrics::render`]), `kube-vrrp status` and the VirtualIP status: typed
+//! states, reasons and errors, on the ground floor (it imports only the protocol core).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -6,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::vrrp::State;
+use crate::vrrp::{State, TransitionReason};
 
 /// One instance as reported.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +49,14 @@ pub struct InstanceStatus {
     /// Health trackers, in spec order.
     #[serde(default)]
     pub trackers: Vec<TrackerStatus>,
+    /// Transitions by new state and reason: `counters.transitions` broken down, for the
+    /// metric `kube_vrrp_transitions_total`.
+    #[serde(skip)]
+    pub transitions_by: Vec<(State, TransitionReason, u64)>,
+    /// When the state was entered (`since` is its text), for the metric
+    /// `kube_vrrp_state_since_timestamp_seconds`.
+    #[serde(skip)]
+    pub since_time: Option<SystemTime>,
 }
 
 /// One health tracker as reported.
@@ -167,6 +177,41 @@ pub struct Counters {
     pub discards: BTreeMap<String, u64>,
     /// Accepted adverts with a different address list.
     pub address_mismatches: u64,
+    /// Failures carrying out an action on the host, by action.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub action_errors: BTreeMap<FailedAction, u64>,
+}
+
+/// An action the driver carries out on the host, which can fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailedAction {
+    /// Sending an advert.
+    Send,
+    /// Encoding an advert.
+    Encode,
+    /// Installing a VIP or refreshing its lifetime.
+    InstallVip,
+    /// Removing a VIP.
+    RemoveVip,
+    /// Sending a gratuitous ARP / unsolicited NA.
+    Announce,
+    /// Bringing the virtual MAC interface up or down.
+    Vmac,
+}
+
+impl FailedAction {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailedAction::Send => "send",
+            FailedAction::Encode => "encode",
+            FailedAction::InstallVip => "install_vip",
+            FailedAction::RemoveVip => "remove_vip",
+            FailedAction::Announce => "announce",
+            FailedAction::Vmac => "vmac",
+        }
+    }
 }
 
 /// Shared map of instance name to status.

@@ -12,5 +12,6 @@ fi
 if ! command -v ping >/dev/null || ! command -v ip >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iputils-ping iproute2 >/dev/null
 fi
-cargo build --release --quiet --bin kube-vrrp --example lab
+cargo build --release --quiet --bin kube-vrrp
+cargo build --release --quiet --example lab
 KUBE_VRRP_BIN="$PWD/target/release/kube-vrrp" exec target/release/examples/lab

@@ -2,23 +2,25 @@
 //! changes and time, and carries out its actions on the host (send, addresses, announcements).
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::{Instant, sleep_until};
 
 mod host;
+pub mod io;
+#[cfg(test)]
+mod tests;
+
+pub use io::{HostIo, NetHost, Via};
 
 use super::announcer::Announcer;
 use super::deadline::{EngineTimer, Timers};
 use super::notify::Notifier;
 use super::sync::SyncGroup;
 use crate::metrics::Metrics;
-use crate::net::announce::FrameSender;
-use crate::net::netlink::{Link, Netlink};
-use crate::net::socket::{VrrpSocket, group_for};
-use crate::net::vmac::Vmac;
+use crate::net::netlink::Link;
+use crate::net::socket::group_for;
 use crate::status::{FailedAction, StatusStore, rfc3339};
 use crate::track::Contribution;
 use crate::translate::RouterConfig;
@@ -28,15 +30,9 @@ use crate::vrrp::{Action, Advert, Discard, Instance, State};
 /// What a driver is told from outside.
 #[derive(Debug)]
 pub enum Command {
-    /// An advert that passed the packet-level checks.
-    Advert {
-        /// Sender.
-        src: IpAddr,
-        /// The advert.
-        advert: Advert,
-        /// When the kernel received it, if known.
-        received_at: Option<SystemTime>,
-    },
+    /// An advert that passed the packet-level checks. Boxed: every instance's channel holds
+    /// a block of 32 commands, 16 bytes each this way instead of 80.
+    Advert(Box<Received>),
     /// New tracker state: the summed weight adjustment and whether a weight-0 tracker is down.
     Trackers {
         /// Sum of weights in effect.
@@ -52,15 +48,22 @@ pub enum Command {
     Release,
 }
 
-/// What a driver needs from the host.
+/// An advert as received.
+#[derive(Debug)]
+pub struct Received {
+    /// Sender.
+    pub src: IpAddr,
+    /// The advert.
+    pub advert: Advert,
+    /// When the kernel received it, if known.
+    pub received_at: Option<SystemTime>,
+}
+
+/// What a driver needs from the host: its I/O (`io`) and the process's shared parts.
 #[derive(Clone, Debug)]
-pub struct Host {
-    /// Address changes.
-    pub netlink: Netlink,
-    /// The interface's VRRP sockets.
-    pub socket: Arc<VrrpSocket>,
-    /// Announcements on the interface.
-    pub frames: Arc<FrameSender>,
+pub struct Host<H> {
+    /// Sends, addresses and announcements.
+    pub io: H,
     /// Link events.
     pub links: broadcast::Sender<Link>,
     /// Metrics.
@@ -73,8 +76,8 @@ pub struct Host {
     pub timers: Option<Timers>,
     /// The sync group this instance belongs to on this node, if any.
     pub group: Option<SyncGroup>,
-    /// The virtual MAC interface (`spec.virtualMac`), if any.
-    pub vmac: Option<Arc<Vmac>>,
+    /// The virtual MAC interface (`spec.virtualMac`), if any: the VIPs live there.
+    pub vmac: Option<Link>,
 }
 
 /// How long an installed VIP lives unless refreshed: a little over the backups'
@@ -84,9 +87,9 @@ pub fn vip_lifetime(interval: Duration) -> Duration {
     Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(Duration::from_secs(3))
 }
 
-struct Driver {
+struct Driver<H> {
     cfg: RouterConfig,
-    host: Host,
+    host: Host<H>,
     link: Link,
     inst: Instance,
     holding: bool,
@@ -111,18 +114,21 @@ struct Driver {
 /// the trackers' combined state to start with; changes arrive as [`Command::Trackers`].
 /// `leftover`: an earlier run left this router's VIPs installed; they stay (with a fresh
 /// lifetime) while it rejoins, until the engine says otherwise.
-pub async fn run(
+///
+/// Not an `async fn`: the driver is built here and moved into the task's future once, where an
+/// `async fn` would keep its arguments beside the driver made of them (the task of each of 255
+/// instances was that much bigger).
+pub fn run<H: HostIo>(
     cfg: RouterConfig,
-    host: Host,
+    host: Host<H>,
     link: Link,
     trackers: Contribution,
     leftover: bool,
-    mut rx: mpsc::Receiver<Command>,
-) {
-    let mut links = host.links.subscribe();
+    rx: mpsc::Receiver<Command>,
+) -> impl std::future::Future<Output = ()> {
     let inst = Instance::new(cfg.instance.clone());
     let notifier = Notifier::start(&cfg.name, &cfg.notify, &host.metrics);
-    let mut d = Driver {
+    let d = Driver {
         notifier,
         reported: MemberView::default(),
         announcer: Announcer::new(cfg.announce.clone()),
@@ -138,6 +144,18 @@ pub async fn run(
         last_now: Duration::ZERO,
         published_master: None,
     };
+    drive(Box::new(d), trackers, leftover, rx)
+}
+
+/// The driver is boxed: a by-value argument would be stored twice in the future (the argument
+/// and the local rustc moves it into).
+async fn drive<H: HostIo>(
+    mut d: Box<Driver<H>>,
+    trackers: Contribution,
+    leftover: bool,
+    mut rx: mpsc::Receiver<Command>,
+) {
+    let mut links = d.host.links.subscribe();
     let mut timer = EngineTimer::new(d.host.timers.as_ref(), d.cfg.instance.advert_interval);
     d.publish_config();
     let now = d.now();
@@ -160,7 +178,9 @@ pub async fn run(
         if d.stopped {
             // The stop hook (and any still queued) may finish; the engine is done.
             let bound = d.notifier.timeout() + Duration::from_secs(1);
-            d.notifier.finish(bound).await;
+            // Boxed, here and below: rare paths whose futures would otherwise size every
+            // instance's task (255 instances: memory is a benchmark target).
+            Box::pin(d.notifier.finish(bound)).await;
             break;
         }
         timer.set(d.inst.poll_timeout().map(|t| d.host.epoch + t));
@@ -179,7 +199,7 @@ pub async fn run(
                 d.send_frames();
                 d.announcer.burst_sent(Instant::now());
             }
-            update = links.recv() => d.link_update(update).await,
+            update = links.recv() => Box::pin(d.link_update(update)).await,
             // Last: the rest of a big burst, one round every ROUND_GAP.
             _ = sleep_until(d.next_round), if d.rounds_left > 0 => {
                 d.rounds_left -= 1;
@@ -206,7 +226,7 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400)
 }
 
-impl Driver {
+impl<H: HostIo> Driver<H> {
     /// The engine's current time, never earlier than a time it was already given.
     fn now(&mut self) -> Duration {
         self.last_now = self.last_now.max(self.host.epoch.elapsed());
@@ -246,11 +266,12 @@ impl Driver {
     fn command(&mut self, cmd: Command) {
         let now = self.now();
         match cmd {
-            Command::Advert {
-                src,
-                advert,
-                received_at,
-            } => {
+            Command::Advert(received) => {
+                let Received {
+                    src,
+                    advert,
+                    received_at,
+                } = *received;
                 let now = self.arrival(received_at);
                 let too_long = self.cfg.max_advert_interval.is_some_and(|max| {
                     Duration::from_millis(u64::from(advert.interval_cs) * 10) > max
@@ -331,7 +352,7 @@ impl Driver {
             Ok(l) if l.index == self.link.index => l,
             Ok(_) => return,
             // Missed events: read the link's state directly.
-            Err(broadcast::error::RecvError::Lagged(_)) => match self.host.netlink.links().await {
+            Err(broadcast::error::RecvError::Lagged(_)) => match self.host.io.links().await {
                 Ok(all) => match all.into_iter().find(|l| l.index == self.link.index) {
                     Some(l) => l,
                     None => return,
@@ -356,7 +377,7 @@ impl Driver {
             match action {
                 Action::Send(advert) => self.send(&advert).await,
                 Action::AddVips => {
-                    self.vmac_up(true).await;
+                    Box::pin(self.vmac_up(true)).await;
                     self.holding = true;
                     self.refresh_vips();
                 }
@@ -365,11 +386,11 @@ impl Driver {
                     self.announcer.stop();
                     self.rounds_left = 0;
                     for vip in self.cfg.vips.clone() {
-                        if let Err(e) = self.host.netlink.remove(self.vip_link().index, vip) {
+                        if let Err(e) = self.host.io.remove_vip(self.vip_link().index, vip) {
                             self.action_error(FailedAction::RemoveVip, &e.to_string());
                         }
                     }
-                    self.vmac_up(false).await;
+                    Box::pin(self.vmac_up(false)).await;
                 }
                 Action::Announce => {
                     self.send_frames();
@@ -430,7 +451,7 @@ impl Driver {
         let lifetime = vip_lifetime(self.cfg.instance.advert_interval);
         for vip in self.cfg.vips.clone() {
             let link = self.vip_link().clone();
-            if let Err(e) = self.host.netlink.install(&link, vip, lifetime) {
+            if let Err(e) = self.host.io.install_vip(&link, vip, lifetime) {
                 self.action_error(FailedAction::InstallVip, &e.to_string());
             }
         }
@@ -438,7 +459,7 @@ impl Driver {
     }
 }
 
-impl Drop for Driver {
+impl<H> Drop for Driver<H> {
     fn drop(&mut self) {
         // Dropped without a clean stop (task aborted): nothing else to do; the kernel lifetime
         // removes the VIPs. A clean stop has removed them already.

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::driver::Command;
+use super::driver::{Command, Received};
 use crate::metrics::Metrics;
 use crate::net::socket::VrrpSocket;
 use crate::vrrp::Advert;
@@ -122,11 +122,11 @@ async fn receive_loop(
             Some(tx) => {
                 // A full queue means the instance is far behind; dropping is what the wire
                 // would do, and the next advert carries the same information.
-                let _ = tx.try_send(Command::Advert {
+                let _ = tx.try_send(Command::Advert(Box::new(Received {
                     src: received.src,
                     advert,
                     received_at: received.received_at,
-                });
+                })));
             }
         }
     }

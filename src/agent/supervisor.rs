@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::deadline::Timers;
-use super::driver::{self, Command, Host};
+use super::driver::{self, Command, Host, NetHost};
 use super::listener::Listener;
 use super::status::{ErrorKind, ReportedState, StatusStore};
 use super::sync::SyncGroup;
@@ -304,10 +304,14 @@ impl Supervisor {
         });
         let host = Host {
             group,
-            vmac,
-            netlink: self.netlink.clone(),
-            socket: listener.socket.clone(),
-            frames,
+            vmac: vmac.as_ref().map(|v| v.link.clone()),
+            io: NetHost {
+                netlink: self.netlink.clone(),
+                socket: listener.socket.clone(),
+                frames,
+                mac: link.mac.clone(),
+                vmac,
+            },
             links: self.links.clone(),
             metrics: self.metrics.clone(),
             status: self.status.clone(),

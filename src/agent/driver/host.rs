@@ -5,13 +5,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::Driver;
-use crate::net::announce::frame_for;
+use std::net::IpAddr;
 use std::time::SystemTime;
 
-use std::net::IpAddr;
-
-use super::rfc3339;
+use super::io::{HostIo, Via};
+use super::{Driver, rfc3339};
 use crate::net::netlink::Link;
 use crate::status::FailedAction;
 use crate::vrrp::{State, TransitionReason};
@@ -21,7 +19,7 @@ const INLINE_FRAMES: usize = 64;
 /// Time between two paced rounds of a burst.
 pub(super) const ROUND_GAP: Duration = Duration::from_millis(1);
 
-impl Driver {
+impl<H: HostIo> Driver<H> {
     /// One burst: `repeat` announcements of every VIP. As many rounds as fit in
     /// [`INLINE_FRAMES`] go out now (all of them with keepalived's default of 5 and a few
     /// addresses); the rest one round every [`ROUND_GAP`], after whatever else is due, so a
@@ -39,15 +37,10 @@ impl Driver {
 
     /// One announcement of every VIP.
     pub(super) fn send_round(&mut self) {
-        {
-            for vip in &self.cfg.vips {
-                let sent = match &self.host.vmac {
-                    Some(v) => v.frames.send(&frame_for(&v.link.mac, vip.addr)),
-                    None => self.host.frames.send(&frame_for(&self.link.mac, vip.addr)),
-                };
-                if let Err(e) = sent {
-                    self.action_error(FailedAction::Announce, &e.to_string());
-                }
+        let via = self.via();
+        for vip in &self.cfg.vips {
+            if let Err(e) = self.host.io.announce(via, vip.addr) {
+                self.action_error(FailedAction::Announce, &e.to_string());
             }
         }
     }
@@ -108,13 +101,22 @@ impl Driver {
 
     /// The link the VIPs live on: the virtual MAC interface, if any, else the interface.
     pub(super) fn vip_link(&self) -> &Link {
-        self.host.vmac.as_ref().map_or(&self.link, |v| &v.link)
+        self.host.vmac.as_ref().unwrap_or(&self.link)
+    }
+
+    /// Where announcements go: the virtual MAC interface, if any, else the interface.
+    fn via(&self) -> Via {
+        if self.host.vmac.is_some() {
+            Via::VirtualMac
+        } else {
+            Via::Interface
+        }
     }
 
     /// Bring the virtual MAC interface up (becoming master) or down (leaving), if any.
     pub(super) async fn vmac_up(&self, up: bool) {
-        if let Some(v) = &self.host.vmac
-            && let Err(e) = self.host.netlink.set_up(v.link.index, up).await
+        if self.host.vmac.is_some()
+            && let Err(e) = self.host.io.set_vmac_up(up).await
         {
             self.action_error(FailedAction::Vmac, &e.to_string());
         }
@@ -123,10 +125,12 @@ impl Driver {
     /// Send an advert: from the virtual MAC interface while holding the VIPs on it, else from
     /// the interface.
     pub(super) async fn send_bytes(&self, bytes: &[u8], dst: IpAddr) -> std::io::Result<()> {
-        match &self.host.vmac {
-            Some(v) if self.holding => v.socket.send(bytes, dst).await,
-            _ => self.host.socket.send(bytes, dst).await,
-        }
+        let via = if self.holding {
+            self.via()
+        } else {
+            Via::Interface
+        };
+        self.host.io.send_advert(via, bytes, dst).await
     }
 
     /// Tell the sync group what changed, if anything.

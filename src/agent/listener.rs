@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::driver::{Command, Received};
+use super::driver::Command;
 use crate::metrics::Metrics;
-use crate::net::socket::VrrpSocket;
+use crate::net::socket::{Received, VrrpSocket};
 use crate::vrrp::Advert;
 use crate::vrrp::packet::{self, ChecksumForm, Discard};
 
@@ -71,63 +71,190 @@ async fn receive_loop(
     interface: String,
     metrics: Metrics,
 ) {
-    let count = |reason: Discard| {
-        metrics
-            .discards
-            .with_label_values(&[&interface, reason.as_str()])
-            .inc()
-    };
     loop {
-        let received = match socket.recv().await {
-            Ok(Ok(r)) => r,
-            Ok(Err(reason)) => {
-                count(reason);
-                continue;
+        match socket.recv().await {
+            Ok(Ok(received)) => {
+                deliver(received, &routes, &metrics, &interface);
             }
+            Ok(Err(reason)) => count(&metrics, &interface, reason),
             Err(e) => {
                 // E.g. ENETDOWN while the link flaps; the socket stays usable. Pace retries.
                 tracing::debug!(%interface, error = %e, "receive failed");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        tracing::trace!(%interface, src = %received.src, len = received.payload.len(), "packet");
-        let advert = match packet::check_ttl(received.ttl)
-            .and_then(|()| Advert::decode_form(&received.payload, received.src, received.dst))
-        {
-            Ok((a, ChecksumForm::Standard)) => a,
-            Ok((a, ChecksumForm::WithoutPseudoHeader)) => {
-                metrics
-                    .checksum_without_pseudo_header
-                    .with_label_values(&[&interface])
-                    .inc();
-                a
-            }
-            Err(reason) => {
-                count(reason);
-                continue;
-            }
-        };
-        if crate::translate::no_router(received.src) {
-            count(Discard::BadSource);
-            continue;
-        }
-        let target = routes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&advert.vrid)
-            .cloned();
-        match target {
-            None => count(Discard::UnknownVrid),
-            Some(tx) => {
-                // A full queue means the instance is far behind; dropping is what the wire
-                // would do, and the next advert carries the same information.
-                let _ = tx.try_send(Command::Advert(Box::new(Received {
-                    src: received.src,
-                    advert,
-                    received_at: received.received_at,
-                })));
             }
         }
+    }
+}
+
+/// What became of one received packet.
+#[derive(Debug, PartialEq, Eq)]
+enum Fate {
+    /// Handed to the instance of this VRID.
+    Routed(u8),
+    /// Dropped for this reason (and counted).
+    Dropped(Discard),
+}
+
+fn count(metrics: &Metrics, interface: &str, reason: Discard) {
+    metrics
+        .discards
+        .with_label_values(&[interface, reason.as_str()])
+        .inc()
+}
+
+/// The packet-level checks (RFC 5798 §7.1: TTL, version, type, length, checksum; a source no
+/// router has), then the hand-over to the instance of the advert's VRID. The instance judges
+/// the rest against its configuration.
+fn deliver(received: Received, routes: &Routes, metrics: &Metrics, interface: &str) -> Fate {
+    tracing::trace!(%interface, src = %received.src, len = received.payload.len(), "packet");
+    let dropped = |reason| {
+        count(metrics, interface, reason);
+        Fate::Dropped(reason)
+    };
+    let advert = match packet::check_ttl(received.ttl)
+        .and_then(|()| Advert::decode_form(&received.payload, received.src, received.dst))
+    {
+        Ok((a, ChecksumForm::Standard)) => a,
+        Ok((a, ChecksumForm::WithoutPseudoHeader)) => {
+            metrics
+                .checksum_without_pseudo_header
+                .with_label_values(&[interface])
+                .inc();
+            a
+        }
+        Err(reason) => return dropped(reason),
+    };
+    if crate::address::no_router(received.src) {
+        return dropped(Discard::BadSource);
+    }
+    let target = routes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&advert.vrid)
+        .cloned();
+    let Some(tx) = target else {
+        return dropped(Discard::UnknownVrid);
+    };
+    let vrid = advert.vrid;
+    // A full queue means the instance is far behind; dropping is what the wire would do, and
+    // the next advert carries the same information.
+    let _ = tx.try_send(Command::Advert(Box::new(crate::agent::driver::Received {
+        src: received.src,
+        advert,
+        received_at: received.received_at,
+    })));
+    Fate::Routed(vrid)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use super::*;
+    use crate::vrrp::{Auth, Version};
+
+    const SRC: &str = "198.51.100.12";
+    const GROUP: &str = "224.0.0.18";
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("address")
+    }
+
+    fn packet(vrid: u8, src: &str, ttl: u8, form: ChecksumForm) -> Received {
+        let advert = Advert {
+            version: Version::V3,
+            vrid,
+            priority: 100,
+            interval_cs: 100,
+            addresses: vec![ip("198.51.100.100")],
+            auth: Auth::None,
+        };
+        Received {
+            src: ip(src),
+            dst: ip(GROUP),
+            ttl,
+            payload: advert
+                .encode_with(ip(src), ip(GROUP), form)
+                .expect("encodes"),
+            received_at: None,
+        }
+    }
+
+    fn metric(m: &Metrics, series: &str) -> Option<String> {
+        m.render(&[]).lines().find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')
+                .map(str::to_string)
+        })
+    }
+
+    fn setup() -> (Routes, Metrics, mpsc::Receiver<Command>) {
+        let routes: Routes = Arc::default();
+        let (tx, rx) = mpsc::channel(4);
+        routes.lock().expect("routes").insert(51, tx);
+        let metrics = Metrics::new();
+        metrics.init_discards("eth0");
+        (routes, metrics, rx)
+    }
+
+    #[test]
+    fn a_good_advert_goes_to_its_instance() {
+        let (routes, metrics, mut rx) = setup();
+        let fate = deliver(
+            packet(51, SRC, 255, ChecksumForm::Standard),
+            &routes,
+            &metrics,
+            "eth0",
+        );
+        assert_eq!(fate, Fate::Routed(51));
+        match rx.try_recv() {
+            Ok(Command::Advert(r)) => assert_eq!((r.src, r.advert.vrid), (ip(SRC), 51)),
+            other => panic!("expected the advert, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn packet_level_faults_are_dropped_and_counted_per_interface() {
+        let (routes, metrics, mut rx) = setup();
+        let mut corrupt = packet(51, SRC, 255, ChecksumForm::Standard);
+        corrupt.payload[2] ^= 1;
+        for (p, reason) in [
+            (
+                packet(51, SRC, 64, ChecksumForm::Standard),
+                Discard::TtlNot255,
+            ),
+            (corrupt, Discard::BadChecksum),
+            (
+                packet(52, SRC, 255, ChecksumForm::Standard),
+                Discard::UnknownVrid,
+            ),
+            (
+                packet(51, "0.0.0.0", 255, ChecksumForm::Standard),
+                Discard::BadSource,
+            ),
+        ] {
+            assert_eq!(deliver(p, &routes, &metrics, "eth0"), Fate::Dropped(reason));
+            let series = format!(
+                "kube_vrrp_discards_total{{interface=\"eth0\",reason=\"{}\"}}",
+                reason.as_str()
+            );
+            assert_eq!(metric(&metrics, &series).as_deref(), Some("1"), "{series}");
+        }
+        assert!(rx.try_recv().is_err(), "nothing reached the instance");
+    }
+
+    #[test]
+    fn a_checksum_without_the_pseudo_header_is_accepted_and_counted() {
+        let (routes, metrics, _rx) = setup();
+        let p = packet(51, SRC, 255, ChecksumForm::WithoutPseudoHeader);
+        assert_eq!(deliver(p, &routes, &metrics, "eth0"), Fate::Routed(51));
+        assert_eq!(
+            metric(
+                &metrics,
+                "kube_vrrp_checksum_without_pseudo_header_total{interface=\"eth0\"}"
+            )
+            .as_deref(),
+            Some("1")
+        );
     }
 }

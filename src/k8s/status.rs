@@ -11,8 +11,9 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client};
 use serde_json::json;
 
-use crate::agent::status::{ErrorKind, ReportedState, rfc3339};
+use crate::agent::status::{ErrorKind, ReportedState};
 use crate::agent::{InstanceStatus, StatusStore};
+use crate::rfc3339;
 use crate::spec::{Condition, NodeStatus, VirtualIP};
 
 /// name -> (generation, uid) of each VirtualIP, as last seen.
@@ -279,7 +280,7 @@ fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Condition
         status: status.into(),
         reason: reason.into(),
         message: message.into(),
-        last_transition_time: Some(rfc3339(SystemTime::now())),
+        last_transition_time: Some(rfc3339::format(SystemTime::now())),
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::file_read::{self, ReadError, Stamp};
-use crate::spec::{API_VERSION, KIND, SecretKeyRef, VirtualIpSpec};
+use crate::spec::{API_VERSION, KIND, VirtualIpSpec};
 use crate::translate;
 
 /// Why a file was refused; the message names the file, the document and the field.
@@ -53,37 +53,8 @@ pub enum ConfigError {
     },
 }
 
-/// One VirtualIP from the file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VirtualIpDoc {
-    /// metadata.name.
-    pub name: String,
-    /// The spec.
-    pub spec: VirtualIpSpec,
-}
-
-/// The loaded file.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ConfigFile {
-    /// VirtualIPs in file order.
-    pub virtual_ips: Vec<VirtualIpDoc>,
-    /// Secrets: name -> key -> value (`data` base64-decoded, `stringData` as is).
-    pub secrets: BTreeMap<String, BTreeMap<String, String>>,
-}
-
-impl ConfigFile {
-    /// Resolve a secretRef against the file's Secret documents.
-    pub fn password(&self, r: &SecretKeyRef) -> Result<String, String> {
-        let secret = self
-            .secrets
-            .get(&r.name)
-            .ok_or_else(|| format!("no Secret {:?} in the file", r.name))?;
-        secret
-            .get(&r.key)
-            .cloned()
-            .ok_or_else(|| format!("Secret {:?} has no key {:?}", r.name, r.key))
-    }
-}
+/// The loaded file: the input of translation (see [`crate::translate::Documents`]).
+pub use crate::translate::{Documents as ConfigFile, VirtualIpDoc};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

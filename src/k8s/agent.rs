@@ -52,7 +52,7 @@ async fn wanted(
     netlink: &crate::net::netlink::Netlink,
     opts: &AgentOptions,
     labels: &BTreeMap<String, String>,
-    file: &crate::config::ConfigFile,
+    file: &crate::translate::Documents,
 ) -> crate::agent::Desired {
     if opts.honor_exclude_label && labels.contains_key(EXCLUDE_LABEL) {
         return crate::agent::Desired::new();
@@ -107,7 +107,7 @@ pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
             virtual_ips = cached.virtual_ips.len(),
             "starting from the configuration cache"
         );
-        let file = cached.as_config();
+        let file = cached.documents();
         supervisor
             .apply(
                 &wanted(&netlink, &opts, &cached.node_labels, &file).await,
@@ -199,7 +199,7 @@ pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
                 pods_tx.clone(),
             )));
         }
-        let file = snapshot.as_config();
+        let file = snapshot.documents();
         let excluded = opts.honor_exclude_label && snapshot.node_labels.contains_key(EXCLUDE_LABEL);
         if excluded != was_excluded {
             was_excluded = excluded;

@@ -1,9 +1,9 @@
 //! Pure translation from a VirtualIP spec and the facts of one node to the configuration of the
 //! virtual router that node runs. Shared by standalone mode and the Kubernetes agent.
 //!
-//! One pass: [`parse`] checks every field of a spec and parses it into its type (durations,
-//! addresses, selectors, trackers), listing every problem; [`translate`] then applies the
-//! node's facts. Nothing is parsed twice and nothing falls back to a default.
+//! One pass: translate/parse.rs checks every field of a spec and parses it into its type
+//! (durations, addresses, selectors, trackers), listing every problem; [`translate`] then
+//! applies the node's facts. Nothing is parsed twice and nothing falls back to a default.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -248,3 +248,6 @@ pub fn translate(
         virtual_mac: p.added.virtual_mac,
     }))
 }
+
+#[cfg(test)]
+mod tests;

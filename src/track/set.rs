@@ -78,8 +78,9 @@ pub struct TrackerSet {
 
 impl TrackerSet {
     /// Start the trackers of instance `vip`; returns the set and the combined state to start
-    /// the instance with. Later changes go to `driver`. A pods tracker without the node's pods
-    /// (standalone mode) is refused ([`check_supported`] says so before the start).
+    /// the instance with. Later changes go to `driver`. The supervisor has asked
+    /// [`check_supported`] first: a pods tracker without the node's pods (standalone mode) is
+    /// refused there, once.
     pub async fn start(
         vip: &str,
         trackers: &[TrackerConfig],
@@ -133,10 +134,14 @@ impl TrackerSet {
                 },
                 TrackerKind::Pods(p) => {
                     let Some(view) = &env.pods else {
-                        return Err(TrackError::PodsUnavailable {
+                        // The supervisor refuses the instance before this ([`check_supported`]);
+                        // should one get here anyway, the tracker is down and says why.
+                        let refused = TrackError::PodsUnavailable {
                             index: i,
                             name: t.name.clone(),
-                        });
+                        };
+                        agg.apply(i, Observation::broken(refused.to_string()));
+                        continue;
                     };
                     agg.apply(i, super::pods::reading(p, &view.borrow()));
                     tokio::spawn(super::pods::run(p.clone(), view.clone(), i, tx.clone()))

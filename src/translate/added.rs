@@ -1,6 +1,6 @@
 //! Checks and parsing of the fields added for keepalived's start-up delay, link debounce,
 //! notify hooks, sync groups, virtual MAC and v3 checksum form (kept apart from the core fields
-//! of [`super::parse`]).
+//! of translate/parse.rs).
 
 use std::time::Duration;
 

@@ -248,7 +248,9 @@ pub(super) fn parse(trackers: &[Tracker], errors: &mut Vec<SpecError>) -> Vec<Tr
         if let Some(p) = pods {
             kinds.push(parse_pods(p, &mut f.under(".pods.")).map(TrackerKind::Pods));
         }
-        if let ([Some(kind)], true) = (kinds.as_slice(), f.count() == before) {
+        if f.count() == before
+            && let [Some(kind)] = kinds.as_slice()
+        {
             out.push(TrackerConfig {
                 name: name.clone(),
                 weight: *weight,

@@ -40,6 +40,16 @@ impl fmt::Display for Prefixed {
     }
 }
 
+/// One interface of the node and the addresses configured on it, as the translation needs
+/// them (netlink reads them; the translation picks the interface and the advert source).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceFacts {
+    /// Name.
+    pub name: String,
+    /// Addresses configured on it (ours excluded).
+    pub addresses: Vec<Prefixed>,
+}
+
 /// Parse `198.51.100.1`, `198.51.100.1/24` or `2001:db8::1/64`; no prefix means a host route.
 pub fn parse_prefixed(s: &str) -> Result<Prefixed, String> {
     let (addr, prefix) = match s.split_once('/') {

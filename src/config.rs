@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::file_read::{self, ReadError, Stamp};
-use crate::spec::{API_VERSION, KIND, SecretKeyRef, VirtualIpSpec};
+use crate::spec::{API_VERSION, KIND, VirtualIpSpec};
 use crate::translate;
 
 /// Why a file was refused; the message names the file, the document and the field.
@@ -53,37 +53,8 @@ pub enum ConfigError {
     },
 }
 
-/// One VirtualIP from the file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VirtualIpDoc {
-    /// metadata.name.
-    pub name: String,
-    /// The spec.
-    pub spec: VirtualIpSpec,
-}
-
-/// The loaded file.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ConfigFile {
-    /// VirtualIPs in file order.
-    pub virtual_ips: Vec<VirtualIpDoc>,
-    /// Secrets: name -> key -> value (`data` base64-decoded, `stringData` as is).
-    pub secrets: BTreeMap<String, BTreeMap<String, String>>,
-}
-
-impl ConfigFile {
-    /// Resolve a secretRef against the file's Secret documents.
-    pub fn password(&self, r: &SecretKeyRef) -> Result<String, String> {
-        let secret = self
-            .secrets
-            .get(&r.name)
-            .ok_or_else(|| format!("no Secret {:?} in the file", r.name))?;
-        secret
-            .get(&r.key)
-            .cloned()
-            .ok_or_else(|| format!("Secret {:?} has no key {:?}", r.name, r.key))
-    }
-}
+/// The loaded file: the input of translation (see [`crate::translate::Documents`]).
+pub use crate::translate::{Documents as ConfigFile, VirtualIpDoc};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -304,28 +275,19 @@ fn decode<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<
     })
 }
 
-/// Standard base64 (Kubernetes Secret `data`), padding optional.
+/// Standard base64 (Kubernetes Secret `data`): padding optional, whitespace (a wrapped value)
+/// ignored.
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut buf = 0u32;
-    let mut bits = 0;
-    for c in s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        buf = (buf << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-        }
-    }
-    Some(out)
+    use base64::Engine;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    LENIENT.decode(compact).ok()
 }
 
 #[cfg(test)]
@@ -359,6 +321,20 @@ data: {password: MTExMQ==}
         assert_eq!(f.virtual_ips[0].spec.priority, 100);
         let auth = f.virtual_ips[0].spec.authentication.as_ref().unwrap();
         assert_eq!(f.password(&auth.secret_ref).unwrap(), "1111");
+    }
+
+    #[test]
+    fn secret_data_is_standard_base64_with_optional_padding() {
+        assert_eq!(base64_decode("MTExMQ==").as_deref(), Some(&b"1111"[..]));
+        assert_eq!(base64_decode("MTExMQ").as_deref(), Some(&b"1111"[..]));
+        assert_eq!(
+            base64_decode(" MTEx\nMQ==\n").as_deref(),
+            Some(&b"1111"[..])
+        );
+        assert_eq!(base64_decode("").as_deref(), Some(&b""[..]));
+        assert_eq!(base64_decode("+/8=").as_deref(), Some(&[0xfb, 0xff][..]));
+        assert_eq!(base64_decode("MTExMQ-_"), None);
+        assert_eq!(base64_decode("*"), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod lb;
 pub mod manifest;
 pub mod metrics;
 pub mod net;
+pub mod rfc3339;
 pub mod run;
 pub mod sim;
 pub mod spec;

@@ -7,12 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use super::{Desired, StatusStore, Supervisor};
-use crate::config::ConfigFile;
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 use crate::net::host_lock::HostLock;
 use crate::net::{link, netlink::Netlink};
-use crate::translate::{self, NodeFacts};
+use crate::translate::{self, Documents, NodeFacts};
 
 /// Why the daemon could not run.
 #[derive(Debug, thiserror::Error)]
@@ -117,12 +116,12 @@ impl DataPlane {
     }
 }
 
-/// What this node should run for `file`, given its name and labels.
+/// What this node should run for the documents in `file`, given its name and labels.
 pub async fn desired(
     netlink: &Netlink,
     node: &str,
     labels: &BTreeMap<String, String>,
-    file: &ConfigFile,
+    file: &Documents,
 ) -> Desired {
     let interfaces = match netlink.interface_facts().await {
         Ok(i) => i,

@@ -331,7 +331,7 @@ fn script(
 }
 
 fn script_secs(w: &super::parse::Word, key: &str) -> Result<Duration, ConvertError> {
-    let min = crate::track::MIN_INTERVAL;
+    let min = crate::translate::tracker::MIN_INTERVAL;
     secs(w, key, min, Duration::from_secs(4294))
 }
 

@@ -10,11 +10,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event};
-use kube::{Api, Client};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher::{self, Event, ExponentialBackoff};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, watch};
 
@@ -52,7 +54,7 @@ async fn wanted(
     netlink: &crate::net::netlink::Netlink,
     opts: &AgentOptions,
     labels: &BTreeMap<String, String>,
-    file: &crate::config::ConfigFile,
+    file: &crate::translate::Documents,
 ) -> crate::agent::Desired {
     if opts.honor_exclude_label && labels.contains_key(EXCLUDE_LABEL) {
         return crate::agent::Desired::new();
@@ -107,7 +109,7 @@ pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
             virtual_ips = cached.virtual_ips.len(),
             "starting from the configuration cache"
         );
-        let file = cached.as_config();
+        let file = cached.documents();
         supervisor
             .apply(
                 &wanted(&netlink, &opts, &cached.node_labels, &file).await,
@@ -199,7 +201,7 @@ pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
                 pods_tx.clone(),
             )));
         }
-        let file = snapshot.as_config();
+        let file = snapshot.documents();
         let excluded = opts.honor_exclude_label && snapshot.node_labels.contains_key(EXCLUDE_LABEL);
         if excluded != was_excluded {
             was_excluded = excluded;
@@ -281,83 +283,83 @@ fn viewed(vip: &VirtualIP) -> Option<(String, ViewedVip)> {
     ))
 }
 
-/// Keep the view's VirtualIPs in step with the API server (relisting after outages).
+/// Watch `api` into a reflector store, relisting after outages; the stream yields each event
+/// after the store has taken it in (a relist lands in the store whole, at `InitDone`).
+fn reflect<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<Event<K>, watcher::Error>>,
+)
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (store, writer) = reflector::store();
+    let stream = reflector::reflector(writer, watcher::watcher(api, config)).backoff(backoff());
+    (store, stream)
+}
+
+/// Whether the store behind a watch has something new to show: after the first complete list,
+/// on every change; not while a relist is still arriving.
+fn settled<K>(event: Result<Event<K>, watcher::Error>, synced: &mut bool, what: &str) -> bool {
+    match event {
+        Err(e) => {
+            tracing::debug!(error = %e, "{what} watch failed; retrying");
+            false
+        }
+        Ok(Event::Init | Event::InitApply(_)) => false,
+        Ok(Event::InitDone) => {
+            *synced = true;
+            true
+        }
+        Ok(Event::Apply(_) | Event::Delete(_)) => *synced,
+    }
+}
+
+/// Keep the view's VirtualIPs in step with the API server.
 async fn watch_virtual_ips(
     api: Api<VirtualIP>,
     shared: Arc<Mutex<Shared>>,
     notify: Arc<Notify>,
     masters: watch::Sender<k8s_status::Masters>,
 ) {
-    let mut stream = watcher::watcher(api, watcher::Config::default().timeout(WATCH_TIMEOUT_SECS))
-        .backoff(QuickBackoff::default())
-        .boxed();
-    let mut relist: Option<BTreeMap<String, ViewedVip>> = None;
+    let (store, stream) = reflect(api, watcher::Config::default().timeout(WATCH_TIMEOUT_SECS));
+    let mut stream = std::pin::pin!(stream);
+    let mut synced = false;
     while let Some(event) = stream.next().await {
-        let event = match event {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::debug!(error = %e, "VirtualIP watch failed; retrying");
-                continue;
-            }
-        };
-        match &event {
-            Event::Apply(vip) | Event::InitApply(vip) => {
-                if let Some(name) = vip.metadata.name.clone() {
-                    let master = vip.status.as_ref().and_then(|s| s.master.clone());
-                    masters.send_if_modified(|m| m.insert(name, master.clone()) != Some(master));
-                }
-            }
-            Event::Delete(vip) => {
-                if let Some(name) = &vip.metadata.name {
-                    masters.send_if_modified(|m| m.remove(name).is_some());
-                }
-            }
-            Event::Init | Event::InitDone => {}
+        if !settled(event, &mut synced, "VirtualIP") {
+            continue;
         }
+        let objects = store.state();
+        let seen: k8s_status::Masters = objects
+            .iter()
+            .filter_map(|v| {
+                let master = v.status.as_ref().and_then(|s| s.master.clone());
+                Some((v.metadata.name.clone()?, master))
+            })
+            .collect();
+        masters.send_if_modified(|m| {
+            let changed = *m != seen;
+            *m = seen;
+            changed
+        });
+        let list: BTreeMap<String, ViewedVip> = objects.iter().filter_map(|v| viewed(v)).collect();
         let mut s = lock(&shared);
-        match event {
-            Event::Apply(vip) => {
-                if let Some((name, v)) = viewed(&vip) {
-                    if s.view.virtual_ips.get(&name) == Some(&v) {
-                        continue; // a status write by some node: nothing for us
-                    }
-                    s.view.virtual_ips.insert(name, v);
-                }
-            }
-            Event::Delete(vip) => {
-                if let Some(name) = vip.metadata.name.clone() {
-                    s.view.virtual_ips.remove(&name);
-                    s.deleted.push(name);
-                }
-            }
-            Event::Init => {
-                relist = Some(BTreeMap::new());
-                continue;
-            }
-            Event::InitApply(vip) => {
-                if let (Some(list), Some((name, v))) = (relist.as_mut(), viewed(&vip)) {
-                    list.insert(name, v);
-                }
-                continue;
-            }
-            Event::InitDone => {
-                let list = relist.take().unwrap_or_default();
-                let gone: Vec<String> = s
-                    .view
-                    .virtual_ips
-                    .keys()
-                    .filter(|n| !list.contains_key(*n))
-                    .cloned()
-                    .collect();
-                s.deleted.extend(gone);
-                let unchanged = s.synced && s.view.virtual_ips == list;
-                s.view.virtual_ips = list;
-                s.synced = true;
-                if unchanged {
-                    continue;
-                }
-            }
+        if s.synced && s.view.virtual_ips == list {
+            continue; // a status write by some node: nothing for us
         }
+        let gone: Vec<String> = s
+            .view
+            .virtual_ips
+            .keys()
+            .filter(|n| !list.contains_key(*n))
+            .cloned()
+            .collect();
+        s.deleted.extend(gone);
+        s.view.virtual_ips = list;
+        s.synced = true;
         drop(s);
         notify.notify_one();
     }
@@ -369,7 +371,7 @@ async fn watch_node(api: Api<Node>, node: String, shared: Arc<Mutex<Shared>>, no
         .timeout(WATCH_TIMEOUT_SECS)
         .fields(&format!("metadata.name={node}"));
     let mut stream = watcher::watcher(api, config)
-        .backoff(QuickBackoff::default())
+        .backoff(backoff())
         .applied_objects()
         .boxed();
     while let Some(event) = stream.next().await {
@@ -389,39 +391,17 @@ async fn watch_pods(api: Api<Pod>, node: String, tx: watch::Sender<PodsView>) {
     let config = watcher::Config::default()
         .timeout(WATCH_TIMEOUT_SECS)
         .fields(&format!("spec.nodeName={node}"));
-    let mut stream = watcher::watcher(api, config)
-        .backoff(QuickBackoff::default())
-        .boxed();
-    let mut pods = PodsView::new();
-    let mut relist: Option<PodsView> = None;
+    let (store, stream) = reflect(api, config);
+    let mut stream = std::pin::pin!(stream);
+    let mut synced = false;
     while let Some(event) = stream.next().await {
-        let Ok(event) = event else { continue };
-        match event {
-            Event::Apply(p) => {
-                if let Some((key, facts)) = pod_facts(&p) {
-                    pods.insert(key, facts);
-                }
-            }
-            Event::Delete(p) => {
-                if let Some((key, _)) = pod_facts(&p) {
-                    pods.remove(&key);
-                }
-            }
-            Event::Init => {
-                relist = Some(PodsView::new());
-                continue;
-            }
-            Event::InitApply(p) => {
-                if let (Some(list), Some((key, facts))) = (relist.as_mut(), pod_facts(&p)) {
-                    list.insert(key, facts);
-                }
-                continue;
-            }
-            Event::InitDone => pods = relist.take().unwrap_or_default(),
+        if !settled(event, &mut synced, "pod") {
+            continue;
         }
+        let pods: PodsView = store.state().iter().filter_map(|p| pod_facts(p)).collect();
         tx.send_if_modified(|v| {
             let changed = *v != pods;
-            v.clone_from(&pods);
+            *v = pods;
             changed
         });
     }
@@ -446,31 +426,12 @@ fn pod_facts(p: &Pod) -> Option<(String, PodFacts)> {
 /// Retry a failed watch after 0.2 s, doubling up to 2 s: after an outage the agent sees the
 /// cluster again within two seconds (kube's default backoff waits up to 30 s, long enough for
 /// `status.master` to stay wrong that long). Reset after every success.
-#[derive(Clone, Debug)]
-struct QuickBackoff {
-    next: Duration,
-}
-
-impl Default for QuickBackoff {
-    fn default() -> Self {
-        QuickBackoff {
-            next: Duration::from_millis(200),
-        }
-    }
-}
-
-impl Iterator for QuickBackoff {
-    type Item = Duration;
-
-    fn next(&mut self) -> Option<Duration> {
-        let now = self.next;
-        self.next = (self.next * 2).min(Duration::from_secs(2));
-        Some(now)
-    }
-}
-
-impl kube::runtime::utils::Backoff for QuickBackoff {
-    fn reset(&mut self) {
-        *self = QuickBackoff::default();
-    }
+fn backoff() -> ExponentialBackoff {
+    ExponentialBackoff::from(
+        backon::ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(2))
+            .with_factor(2.0)
+            .without_max_times(),
+    )
 }

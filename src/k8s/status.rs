@@ -9,11 +9,12 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client};
-use serde_json::json;
+use serde::Serialize;
 
-use crate::agent::status::{ErrorKind, ReportedState, rfc3339};
+use crate::agent::status::{ErrorKind, ReportedState};
 use crate::agent::{InstanceStatus, StatusStore};
-use crate::spec::{Condition, NodeStatus, VirtualIP};
+use crate::rfc3339;
+use crate::spec::{API_VERSION, Condition, KIND, NodeStatus, VirtualIP, VirtualIpStatus};
 
 /// name -> (generation, uid) of each VirtualIP, as last seen.
 pub type Objects = BTreeMap<String, (Option<i64>, Option<String>)>;
@@ -21,8 +22,64 @@ pub type Objects = BTreeMap<String, (Option<i64>, Option<String>)>;
 /// name -> `status.master` as last seen on the API server.
 pub type Masters = BTreeMap<String, Option<String>>;
 
-/// What was last written for one VirtualIP.
-type Written = (crate::agent::status::Reportable, Option<i64>);
+/// What was last written for one VirtualIP: the fields of the instance that its status and
+/// Events reflect (counters are left out, so a steady state writes nothing), and the generation
+/// acted on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Written {
+    state: ReportedState,
+    reason: String,
+    priority: u8,
+    master: Option<String>,
+    error: Option<String>,
+    conflict: Option<String>,
+    /// Every transition is reported, even one back to the state last written: another node may
+    /// have changed the shared fields (`status.master`) in between.
+    since: String,
+    generation: Option<i64>,
+}
+
+impl Written {
+    fn of(inst: &InstanceStatus, generation: Option<i64>) -> Written {
+        Written {
+            state: inst.state,
+            reason: inst.reason.clone(),
+            priority: inst.priority,
+            master: inst.master.clone(),
+            error: inst.error.clone(),
+            conflict: inst.conflict.clone(),
+            since: inst.since.clone(),
+            generation,
+        }
+    }
+}
+
+/// A server-side apply patch of a VirtualIP's status subresource.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusPatch<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: PatchMetadata<'a>,
+    status: VirtualIpStatus,
+}
+
+impl StatusPatch<'_> {
+    fn new(name: &str, status: VirtualIpStatus) -> StatusPatch<'_> {
+        StatusPatch {
+            api_version: API_VERSION,
+            kind: KIND,
+            metadata: PatchMetadata { name },
+            status,
+        }
+    }
+}
+
+/// The metadata a patch names its object by.
+#[derive(Debug, Serialize)]
+struct PatchMetadata<'a> {
+    name: &'a str,
+}
 
 /// The status writer of one node.
 pub struct StatusWriter {
@@ -90,7 +147,7 @@ impl StatusWriter {
             .collect();
         for (name, inst) in &now {
             let generation = self.objects.get(name).and_then(|o| o.0);
-            let key = (inst.reportable(), generation);
+            let key = Written::of(inst, generation);
             // Two nodes can race on `status.master` (a stale "I am master" from the old master
             // landing after the new one's claim). When what the API server shows disagrees with
             // our own state, write again: at most every 2 s per VirtualIP, so even a lasting split
@@ -114,7 +171,7 @@ impl StatusWriter {
             match self.apply(name, Some(inst)).await {
                 Ok(()) => {
                     self.written.insert(name.clone(), key);
-                    let previous_state = previous.map(|p| p.0.0);
+                    let previous_state = previous.map(|p| p.state);
                     if previous_state != Some(inst.state) {
                         self.event(name, inst, previous_state).await;
                     }
@@ -153,57 +210,14 @@ impl StatusWriter {
         inst: Option<&InstanceStatus>,
     ) -> Result<(), kube::Error> {
         let status = match inst {
-            None => json!({}),
+            None => VirtualIpStatus::default(),
             Some(i) => {
-                let mut s = json!({ "nodes": [node_status(&self.node, i)] });
-                if let Some((Some(generation), _)) = self.objects.get(name) {
-                    s["observedGeneration"] = json!(generation);
-                }
-                let mut conditions = Vec::new();
-                if i.state == ReportedState::Master {
-                    s["master"] = json!(self.node);
-                    s["masterPriority"] = json!(i.priority);
-                    conditions.push(condition(
-                        "Ready",
-                        "True",
-                        "MasterElected",
-                        &format!("{} holds {}", self.node, i.addresses.join(", ")),
-                    ));
-                }
-                if let Some(c) = &i.conflict {
-                    conditions.push(condition(
-                        "Conflict",
-                        "True",
-                        "ForeignRouter",
-                        &format!("{}: {c}", self.node),
-                    ));
-                }
-                if let Some(err) = &i.error {
-                    let (kind, reason) = match i.error_kind {
-                        Some(ErrorKind::VridInUse) => ("Conflict", "VridInUse"),
-                        Some(ErrorKind::HooksRefused) => ("Invalid", "NotifyHooksRefused"),
-                        _ => ("Invalid", "CannotRun"),
-                    };
-                    conditions.push(condition(
-                        kind,
-                        "True",
-                        reason,
-                        &format!("{}: {err}", self.node),
-                    ));
-                }
-                if !conditions.is_empty() {
-                    s["conditions"] = json!(conditions);
-                }
-                s
+                let generation = self.objects.get(name).and_then(|o| o.0);
+                node_part(&self.node, generation, i, SystemTime::now())
             }
         };
-        let patch = json!({
-            "apiVersion": "kubevrrp.io/v1alpha1",
-            "kind": "VirtualIP",
-            "metadata": { "name": name },
-            "status": status,
-        });
-        tracing::trace!(vip = %name, patch = %patch, "status apply");
+        let patch = StatusPatch::new(name, status);
+        tracing::trace!(vip = %name, patch = ?patch, "status apply");
         let params = PatchParams::apply(&self.manager()).force();
         self.writes.inc();
         self.api
@@ -262,6 +276,59 @@ fn reporter(node: &str) -> Reporter {
     }
 }
 
+/// This node's part of a VirtualIP's status: its entry in `nodes`, the generation it acted on,
+/// and, as master, `master`, `masterPriority` and the Ready condition; a Conflict or Invalid
+/// condition when it sees a foreign router or cannot run the VirtualIP. Fields this node does
+/// not set are left out, so server-side apply leaves them to their owners.
+fn node_part(
+    node: &str,
+    generation: Option<i64>,
+    i: &InstanceStatus,
+    now: SystemTime,
+) -> VirtualIpStatus {
+    let master = i.state == ReportedState::Master;
+    let mut conditions = Vec::new();
+    if master {
+        conditions.push(condition(
+            "Ready",
+            "True",
+            "MasterElected",
+            &format!("{node} holds {}", i.addresses.join(", ")),
+            now,
+        ));
+    }
+    if let Some(c) = &i.conflict {
+        conditions.push(condition(
+            "Conflict",
+            "True",
+            "ForeignRouter",
+            &format!("{node}: {c}"),
+            now,
+        ));
+    }
+    if let Some(err) = &i.error {
+        let (kind, reason) = match i.error_kind {
+            Some(ErrorKind::VridInUse) => ("Conflict", "VridInUse"),
+            Some(ErrorKind::HooksRefused) => ("Invalid", "NotifyHooksRefused"),
+            Some(ErrorKind::Invalid | ErrorKind::CannotStart) | None => ("Invalid", "CannotRun"),
+        };
+        conditions.push(condition(
+            kind,
+            "True",
+            reason,
+            &format!("{node}: {err}"),
+            now,
+        ));
+    }
+    VirtualIpStatus {
+        master: master.then(|| node.to_string()),
+        master_priority: master.then_some(i.priority),
+        observed_generation: generation,
+        nodes: vec![node_status(node, i)],
+        conditions,
+    }
+}
+
 fn node_status(node: &str, i: &InstanceStatus) -> NodeStatus {
     NodeStatus {
         node: node.to_string(),
@@ -273,13 +340,13 @@ fn node_status(node: &str, i: &InstanceStatus) -> NodeStatus {
     }
 }
 
-fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Condition {
+fn condition(kind: &str, status: &str, reason: &str, message: &str, now: SystemTime) -> Condition {
     Condition {
         kind: kind.into(),
         status: status.into(),
         reason: reason.into(),
         message: message.into(),
-        last_transition_time: Some(rfc3339(SystemTime::now())),
+        last_transition_time: Some(rfc3339::format(now)),
     }
 }
 
@@ -316,3 +383,7 @@ pub async fn run(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "status_tests.rs"]
+mod tests;

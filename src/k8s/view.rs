@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigFile, VirtualIpDoc};
+use crate::translate::{Documents, VirtualIpDoc};
 
 /// The cluster as last seen.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,9 +32,9 @@ pub struct ViewedVip {
 }
 
 impl ClusterView {
-    /// The view as a standalone configuration (the same translation serves both modes).
-    pub fn as_config(&self) -> ConfigFile {
-        ConfigFile {
+    /// The view as the input of translation (the same translation serves both modes).
+    pub fn documents(&self) -> Documents {
+        Documents {
             virtual_ips: self
                 .virtual_ips
                 .iter()

@@ -425,5 +425,5 @@ fn vip_input(v: &VirtualIP) -> VipInput {
 }
 
 fn now_rfc3339() -> String {
-    crate::agent::status::rfc3339(std::time::SystemTime::now())
+    crate::rfc3339::format(std::time::SystemTime::now())
 }

@@ -18,7 +18,7 @@ use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::Handle;
 
 use super::address_socket::AddressSocket;
-use crate::translate::{InterfaceFacts, Prefixed};
+use crate::address::{InterfaceFacts, Prefixed};
 
 /// IFA_PROTO value marking addresses kube-vrrp installed: VRRP's IP protocol number.
 pub const ADDR_PROTO: u8 = 112;

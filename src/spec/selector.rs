@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as k8s;
 use kube::KubeSchema;
+use kube::core::{ParseExpressionError, Selector, SelectorExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -34,21 +36,67 @@ pub struct LabelSelectorRequirement {
 }
 
 impl LabelSelector {
+    /// The selector as kube-core evaluates it (`kube::core::Selector`); an unknown operator is
+    /// an error (validation reports it).
+    pub fn to_selector(&self) -> Result<Selector, ParseExpressionError> {
+        let requirements = self
+            .match_expressions
+            .iter()
+            .map(|e| k8s::LabelSelectorRequirement {
+                key: e.key.clone(),
+                operator: e.operator.clone(),
+                values: Some(e.values.clone()),
+            })
+            .collect();
+        Selector::try_from(k8s::LabelSelector {
+            match_labels: Some(self.match_labels.clone()),
+            match_expressions: Some(requirements),
+        })
+    }
+
     /// Whether `labels` satisfy the selector; an empty selector matches everything. An unknown
     /// operator matches nothing (validation reports it).
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.match_labels
+        self.to_selector().is_ok_and(|s| s.matches(labels))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
             .iter()
-            .all(|(k, v)| labels.get(k) == Some(v))
-            && self.match_expressions.iter().all(|e| {
-                let value = labels.get(&e.key);
-                match e.operator.as_str() {
-                    "In" => value.is_some_and(|v| e.values.contains(v)),
-                    "NotIn" => value.is_none_or(|v| !e.values.contains(v)),
-                    "Exists" => value.is_some(),
-                    "DoesNotExist" => value.is_none(),
-                    _ => false,
-                }
-            })
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn expr(key: &str, operator: &str, values: &[&str]) -> LabelSelectorRequirement {
+        LabelSelectorRequirement {
+            key: key.into(),
+            operator: operator.into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn matches_labels_and_expressions() {
+        let node = labels(&[("zone", "a"), ("disk", "ssd")]);
+        assert!(LabelSelector::default().matches(&node));
+        let sel = |exprs: Vec<LabelSelectorRequirement>| LabelSelector {
+            match_labels: labels(&[("zone", "a")]),
+            match_expressions: exprs,
+        };
+        assert!(sel(vec![]).matches(&node));
+        assert!(!sel(vec![]).matches(&labels(&[("zone", "b")])));
+        assert!(sel(vec![expr("disk", "In", &["ssd", "nvme"])]).matches(&node));
+        assert!(!sel(vec![expr("disk", "In", &[])]).matches(&node));
+        assert!(!sel(vec![expr("disk", "NotIn", &["ssd"])]).matches(&node));
+        assert!(sel(vec![expr("gpu", "NotIn", &["yes"])]).matches(&node));
+        assert!(sel(vec![expr("disk", "Exists", &[])]).matches(&node));
+        assert!(sel(vec![expr("gpu", "DoesNotExist", &[])]).matches(&node));
+        assert!(!sel(vec![expr("disk", "DoesNotExist", &[])]).matches(&node));
+        assert!(!sel(vec![expr("disk", "Gt", &["1"])]).matches(&node));
     }
 }

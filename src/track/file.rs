@@ -4,22 +4,19 @@
 //! one decimal integer, or a file that cannot be read, is a failed check with the reason in the
 //! status and log (keepalived silently reads such content as 0).
 //!
-//! The file is re-read every `interval` (default [`POLL`], down to 10 ms) rather than watched
+//! The file is re-read every `interval` (default 1 s, down to 10 ms) rather than watched
 //! with inotify: no extra dependency, nothing to re-arm when the file is replaced by a rename,
 //! and a change is seen within one interval.
 
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
 use super::{Observation, Reading};
-
-/// How often the file is read by default.
-pub const POLL: Duration = Duration::from_secs(1);
 
 /// keepalived reads at most 127 bytes; a value needs far fewer.
 const MAX_LEN: u64 = 128;
@@ -70,7 +67,7 @@ pub fn check(path: &Path) -> Observation {
 /// Read every `every` (the first read after one period: the caller made the initial one),
 /// sending each result until the receiver goes away.
 pub async fn run(
-    path: String,
+    path: PathBuf,
     every: Duration,
     index: usize,
     tx: mpsc::Sender<(usize, Observation)>,
@@ -81,9 +78,11 @@ pub async fn run(
         ticks.tick().await;
         // Off the engine's runtime: a file on a slow or hung filesystem delays only this tracker.
         let read = path.clone();
-        let observation = tokio::task::spawn_blocking(move || check(Path::new(&read)))
+        let observation = tokio::task::spawn_blocking(move || check(&read))
             .await
-            .unwrap_or_else(|e| Observation::broken(format!("reading {path} failed: {e}")));
+            .unwrap_or_else(|e| {
+                Observation::broken(format!("reading {} failed: {e}", path.display()))
+            });
         if tx.send((index, observation)).await.is_err() {
             return;
         }

@@ -4,12 +4,12 @@
 //! than `timeout` are failures. Each check is one task with its own deadline, so a slow server
 //! delays only this tracker, never the other trackers or the engine.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Empty;
-use hyper::Uri;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -19,19 +19,13 @@ use tokio::time::MissedTickBehavior;
 
 use super::{Observation, Reading};
 use crate::duration;
-use crate::spec::HttpTracker;
+use crate::translate::http::{HttpConfig, TlsConfig};
+pub use crate::translate::http::{Target, parse_url};
 
-/// Why an http tracker's spec cannot be used (reported at validation, with the field).
+/// Why an http tracker cannot run its checks: its TLS files or settings (reported at start,
+/// as the tracker's error).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HttpSpecError {
-    /// Not an absolute http(s) URL with a host.
-    #[error("{url:?} is not an http:// or https:// URL with a host: {why}")]
-    Url {
-        /// The URL as written.
-        url: String,
-        /// What is wrong.
-        why: String,
-    },
     /// A PEM file that cannot be read or holds nothing usable.
     #[error("{path}: {why}")]
     Pem {
@@ -43,60 +37,6 @@ pub enum HttpSpecError {
     /// TLS settings that cannot be combined into a client.
     #[error("TLS: {0}")]
     Tls(String),
-}
-
-/// The parts of the URL a check needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
-    /// https?
-    pub tls: bool,
-    /// Host as written (an IPv6 literal without brackets).
-    pub host: String,
-    /// Port (default 80 / 443).
-    pub port: u16,
-    /// Path and query ("/" when empty).
-    pub path: String,
-    /// The Host header.
-    pub authority: String,
-}
-
-/// Parse an http tracker URL.
-pub fn parse_url(url: &str) -> Result<Target, HttpSpecError> {
-    let bad = |why: &str| HttpSpecError::Url {
-        url: url.to_string(),
-        why: why.to_string(),
-    };
-    let uri: Uri = url
-        .parse()
-        .map_err(|e: hyper::http::uri::InvalidUri| bad(&e.to_string()))?;
-    let tls = match uri.scheme_str() {
-        Some("https") => true,
-        Some("http") => false,
-        Some(_) => return Err(bad("the scheme must be http or https")),
-        None => return Err(bad("missing http:// or https://")),
-    };
-    let authority = uri.authority().ok_or_else(|| bad("missing host"))?;
-    if authority.as_str().contains('@') {
-        return Err(bad("user information in the URL is not supported"));
-    }
-    let host = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    if host.is_empty() {
-        return Err(bad("missing host"));
-    }
-    let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
-    let path = uri
-        .path_and_query()
-        .map_or("/".to_string(), |p| p.as_str().to_string());
-    Ok(Target {
-        tls,
-        host: host.to_string(),
-        port,
-        path: if path.is_empty() { "/".into() } else { path },
-        authority: authority.as_str().to_string(),
-    })
 }
 
 /// An http check, ready to run.
@@ -123,24 +63,23 @@ impl std::fmt::Debug for HttpProbe {
 }
 
 impl HttpProbe {
-    /// From a validated spec; reads the CA and client certificate files (so a missing file is
-    /// reported once, at start, as the tracker's error).
-    pub fn new(spec: &HttpTracker) -> Result<HttpProbe, HttpSpecError> {
-        let target = parse_url(&spec.url)?;
-        let (interval, timeout) = super::periods(&spec.interval, spec.timeout.as_deref());
+    /// From an http tracker's configuration; reads the CA and client certificate files (so a
+    /// missing file is reported once, at start, as the tracker's error).
+    pub fn new(config: &HttpConfig) -> Result<HttpProbe, HttpSpecError> {
+        let target = config.target.clone();
         let tls = if target.tls {
             Some(tokio_rustls::TlsConnector::from(Arc::new(client_config(
-                spec,
+                &config.tls,
             )?)))
         } else {
             None
         };
         Ok(HttpProbe {
-            expected: spec.expected_status.clone(),
-            interval,
-            timeout,
+            expected: config.expected_status.clone(),
+            interval: config.interval,
+            timeout: config.timeout,
             tls,
-            server_name: spec.server_name.clone().unwrap_or(target.host.clone()),
+            server_name: config.tls.server_name.clone(),
             target,
         })
     }
@@ -226,7 +165,7 @@ where
 
 /// The rustls client for a spec: the CA file's roots (or the system's), or no verification
 /// when asked explicitly; a client certificate when given.
-fn client_config(spec: &HttpTracker) -> Result<rustls::ClientConfig, HttpSpecError> {
+fn client_config(spec: &TlsConfig) -> Result<rustls::ClientConfig, HttpSpecError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -241,7 +180,7 @@ fn client_config(spec: &HttpTracker) -> Result<rustls::ClientConfig, HttpSpecErr
             Some(path) => {
                 for cert in read_certs(path)? {
                     roots.add(cert).map_err(|e| HttpSpecError::Pem {
-                        path: path.clone(),
+                        path: path.display().to_string(),
                         why: e.to_string(),
                     })?;
                 }
@@ -253,25 +192,25 @@ fn client_config(spec: &HttpTracker) -> Result<rustls::ClientConfig, HttpSpecErr
         }
         builder.with_root_certificates(roots)
     };
-    match (&spec.client_cert_file, &spec.client_key_file) {
-        (Some(cert), Some(key)) => {
+    match &spec.client_cert {
+        Some((cert, key)) => {
             let chain = read_certs(cert)?;
             let key = PrivateKeyDer::from_pem_file(key).map_err(|e| HttpSpecError::Pem {
-                path: key.clone(),
+                path: key.display().to_string(),
                 why: e.to_string(),
             })?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| HttpSpecError::Tls(e.to_string()))
         }
-        _ => Ok(builder.with_no_client_auth()),
+        None => Ok(builder.with_no_client_auth()),
     }
 }
 
 /// Every certificate of a PEM file (at least one).
-fn read_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, HttpSpecError> {
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, HttpSpecError> {
     let pem = |why: String| HttpSpecError::Pem {
-        path: path.to_string(),
+        path: path.display().to_string(),
         why,
     };
     let certs = CertificateDer::pem_file_iter(path)

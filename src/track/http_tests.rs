@@ -9,6 +9,27 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
+use crate::spec::HttpTracker;
+use crate::translate::http::UrlError;
+use crate::translate::{TrackerKind, tracker};
+
+/// The probe for `spec`, parsed as the translation parses it.
+fn probe(spec: &HttpTracker) -> Result<HttpProbe, HttpSpecError> {
+    let t = crate::spec::Tracker {
+        name: "api".into(),
+        weight: 0,
+        script: None,
+        process: None,
+        file: None,
+        interface: None,
+        pods: None,
+        http: Some(spec.clone()),
+    };
+    match tracker::parse_one(&t).expect("a valid http tracker").kind {
+        TrackerKind::Http(config) => HttpProbe::new(&config),
+        other => panic!("not http: {other:?}"),
+    }
+}
 
 fn spec(url: &str) -> HttpTracker {
     HttpTracker {
@@ -71,7 +92,7 @@ fn urls_parse_with_defaults_and_refuse_what_cannot_be_fetched() {
         "http://",
     ] {
         assert!(
-            matches!(parse_url(bad), Err(HttpSpecError::Url { .. })),
+            matches!(parse_url(bad), Err(UrlError { .. })),
             "{bad} accepted"
         );
     }
@@ -80,7 +101,7 @@ fn urls_parse_with_defaults_and_refuse_what_cannot_be_fetched() {
 #[tokio::test]
 async fn status_codes_decide() {
     let ok = plain_server(200, Duration::ZERO).await;
-    let o = HttpProbe::new(&spec(&format!("http://127.0.0.1:{ok}/readyz")))
+    let o = probe(&spec(&format!("http://127.0.0.1:{ok}/readyz")))
         .unwrap()
         .check()
         .await;
@@ -91,7 +112,7 @@ async fn status_codes_decide() {
 
     let down = plain_server(503, Duration::ZERO).await;
     let url = format!("http://127.0.0.1:{down}/readyz");
-    let o = HttpProbe::new(&spec(&url)).unwrap().check().await;
+    let o = probe(&spec(&url)).unwrap().check().await;
     assert_eq!(
         (o.reading, o.detail.as_str()),
         (Reading::Fail, "status 503")
@@ -100,10 +121,10 @@ async fn status_codes_decide() {
     // Another expected set: 503 counts as healthy, 200 does not.
     let mut s = spec(&url);
     s.expected_status = vec![204, 503];
-    let o = HttpProbe::new(&s).unwrap().check().await;
+    let o = probe(&s).unwrap().check().await;
     assert_eq!(o.reading, Reading::Pass);
     s.url = format!("http://127.0.0.1:{ok}/");
-    let o = HttpProbe::new(&s).unwrap().check().await;
+    let o = probe(&s).unwrap().check().await;
     assert_eq!(
         (o.reading, o.detail.as_str()),
         (Reading::Fail, "status 200")
@@ -119,7 +140,7 @@ async fn a_refused_connection_fails() {
         .local_addr()
         .unwrap()
         .port();
-    let o = HttpProbe::new(&spec(&format!("http://127.0.0.1:{port}/")))
+    let o = probe(&spec(&format!("http://127.0.0.1:{port}/")))
         .unwrap()
         .check()
         .await;
@@ -135,7 +156,7 @@ async fn a_slow_server_is_a_timeout() {
     let slow = plain_server(200, Duration::from_secs(30)).await;
     let mut s = spec(&format!("http://127.0.0.1:{slow}/"));
     s.timeout = Some("200ms".into());
-    let o = HttpProbe::new(&s).unwrap().check().await;
+    let o = probe(&s).unwrap().check().await;
     assert_eq!(
         (o.reading, o.detail.as_str()),
         (Reading::Fail, "timeout after 200ms")
@@ -147,7 +168,7 @@ fn timeout_defaults_to_the_interval_and_sub_second_intervals_work() {
     let mut s = spec("http://127.0.0.1/");
     s.interval = "250ms".into();
     s.timeout = None;
-    let p = HttpProbe::new(&s).unwrap();
+    let p = probe(&s).unwrap();
     assert_eq!(
         (p.interval(), p.timeout),
         (Duration::from_millis(250), Duration::from_millis(250))
@@ -254,7 +275,7 @@ impl Drop for Pki {
 /// CA when `client_auth`.
 async fn tls_server(pki: &Pki, client_auth: bool) -> u16 {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let certs = read_certs(&pki.path("server.crt")).unwrap();
+    let certs = read_certs(pki.path("server.crt").as_ref()).unwrap();
     let key = PrivateKeyDer::from_pem_file(pki.path("server.key")).unwrap();
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -262,7 +283,7 @@ async fn tls_server(pki: &Pki, client_auth: bool) -> u16 {
     let builder = if client_auth {
         let mut roots = rustls::RootCertStore::empty();
         roots
-            .add(read_certs(&pki.path("ca.crt")).unwrap().remove(0))
+            .add(read_certs(pki.path("ca.crt").as_ref()).unwrap().remove(0))
             .unwrap();
         let verifier =
             rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
@@ -302,7 +323,7 @@ async fn tls_is_verified_against_the_ca_file() {
     let url = format!("https://127.0.0.1:{port}/readyz");
     let mut s = spec(&url);
     s.ca_file = Some(pki.path("ca.crt"));
-    let o = HttpProbe::new(&s).unwrap().check().await;
+    let o = probe(&s).unwrap().check().await;
     assert_eq!(
         (o.reading, o.detail.as_str()),
         (Reading::Pass, "status 200")
@@ -310,7 +331,7 @@ async fn tls_is_verified_against_the_ca_file() {
 
     // The wrong CA: a failure, and the detail says it is the certificate.
     s.ca_file = Some(pki.path("other-ca.crt"));
-    let o = HttpProbe::new(&s).unwrap().check().await;
+    let o = probe(&s).unwrap().check().await;
     assert_eq!(o.reading, Reading::Fail);
     assert!(
         o.detail.starts_with("TLS: invalid peer certificate"),
@@ -319,16 +340,16 @@ async fn tls_is_verified_against_the_ca_file() {
 
     // No CA file: the system's roots do not know the test CA either.
     s.ca_file = None;
-    let o = HttpProbe::new(&s).unwrap().check().await;
+    let o = probe(&s).unwrap().check().await;
     assert_eq!(o.reading, Reading::Fail, "{o:?}");
 
     // The certificate checked for another name than the URL's host (kubeadm: `kubernetes`).
     s.ca_file = Some(pki.path("ca.crt"));
     s.server_name = Some("kubernetes".into());
-    let o = HttpProbe::new(&s).unwrap().check().await;
+    let o = probe(&s).unwrap().check().await;
     assert_eq!(o.reading, Reading::Pass, "{o:?}");
     s.server_name = Some("etcd".into());
-    let o = HttpProbe::new(&s).unwrap().check().await;
+    let o = probe(&s).unwrap().check().await;
     assert!(
         o.detail.starts_with("TLS: invalid peer certificate"),
         "{o:?}"
@@ -338,7 +359,7 @@ async fn tls_is_verified_against_the_ca_file() {
 
     // Verification off, explicitly.
     s.insecure_skip_verify = true;
-    let o = HttpProbe::new(&s).unwrap().check().await;
+    let o = probe(&s).unwrap().check().await;
     assert_eq!(o.reading, Reading::Pass, "{o:?}");
 }
 
@@ -348,7 +369,7 @@ async fn a_server_wanting_a_client_certificate_gets_it() {
     let port = tls_server(&pki, true).await;
     let mut s = spec(&format!("https://127.0.0.1:{port}/"));
     s.ca_file = Some(pki.path("ca.crt"));
-    let o = HttpProbe::new(&s).unwrap().check().await;
+    let o = probe(&s).unwrap().check().await;
     assert_eq!(
         o.reading,
         Reading::Fail,
@@ -356,7 +377,7 @@ async fn a_server_wanting_a_client_certificate_gets_it() {
     );
     s.client_cert_file = Some(pki.path("client.crt"));
     s.client_key_file = Some(pki.path("client.key"));
-    let o = HttpProbe::new(&s).unwrap().check().await;
+    let o = probe(&s).unwrap().check().await;
     assert_eq!(
         (o.reading, o.detail.as_str()),
         (Reading::Pass, "status 200")
@@ -367,7 +388,7 @@ async fn a_server_wanting_a_client_certificate_gets_it() {
 fn unusable_pem_files_are_reported_with_their_path() {
     let mut s = spec("https://127.0.0.1/");
     s.ca_file = Some("/nonexistent/kv-ca.crt".into());
-    let err = HttpProbe::new(&s).unwrap_err();
+    let err = probe(&s).unwrap_err();
     assert!(
         matches!(&err, HttpSpecError::Pem { path, .. } if path == "/nonexistent/kv-ca.crt"),
         "{err:?}"
@@ -375,7 +396,7 @@ fn unusable_pem_files_are_reported_with_their_path() {
     let empty = std::env::temp_dir().join(format!("kvhttp-empty-{}.pem", std::process::id()));
     std::fs::write(&empty, "not a certificate\n").unwrap();
     s.ca_file = Some(empty.to_str().unwrap().into());
-    let err = HttpProbe::new(&s).unwrap_err();
+    let err = probe(&s).unwrap_err();
     let _ = std::fs::remove_file(&empty);
     assert!(
         matches!(&err, HttpSpecError::Pem { why, .. } if why == "no certificate in the file"),

@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use kube::core::SelectorExt;
 use tokio::sync::{mpsc, watch};
 
 use super::{Observation, Reading};
-use crate::spec::PodsTracker;
+use crate::translate::tracker::PodsConfig;
 
 /// One pod on this node, as far as trackers care.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,7 +26,7 @@ pub struct PodFacts {
 pub type PodsView = BTreeMap<String, PodFacts>;
 
 /// The observation for `spec` given the node's pods.
-pub fn reading(spec: &PodsTracker, pods: &PodsView) -> Observation {
+pub fn reading(spec: &PodsConfig, pods: &PodsView) -> Observation {
     let matching: Vec<&PodFacts> = pods
         .values()
         .filter(|p| p.namespace == spec.namespace && spec.selector.matches(&p.labels))
@@ -44,7 +45,7 @@ pub fn reading(spec: &PodsTracker, pods: &PodsView) -> Observation {
 
 /// Follow the node's pods, sending an observation whenever this tracker's reading changes.
 pub async fn run(
-    spec: PodsTracker,
+    spec: PodsConfig,
     mut pods: watch::Receiver<PodsView>,
     index: usize,
     tx: mpsc::Sender<(usize, Observation)>,
@@ -79,12 +80,14 @@ mod tests {
 
     #[test]
     fn up_while_a_matching_pod_is_ready() {
-        let spec = PodsTracker {
+        let spec = PodsConfig {
             namespace: "web".into(),
             selector: LabelSelector {
                 match_labels: [("app".to_string(), "web".to_string())].into(),
                 ..Default::default()
-            },
+            }
+            .to_selector()
+            .unwrap(),
         };
         let mut view = PodsView::new();
         assert_eq!(reading(&spec, &view).reading, Reading::Fail);

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
 use super::{Observation, Reading};
-use crate::spec::ProcessTracker;
+use crate::translate::tracker::ProcessConfig;
 
 /// How often `/proc` is scanned.
 pub const POLL: Duration = Duration::from_secs(1);
@@ -67,11 +67,11 @@ pub fn count(proc_root: &Path, name: &str) -> std::io::Result<u32> {
 }
 
 /// One scan, as an observation.
-pub fn check(spec: &ProcessTracker) -> Observation {
+pub fn check(spec: &ProcessConfig) -> Observation {
     check_in(Path::new("/proc"), spec)
 }
 
-fn check_in(proc_root: &Path, spec: &ProcessTracker) -> Observation {
+fn check_in(proc_root: &Path, spec: &ProcessConfig) -> Observation {
     match count(proc_root, &spec.name) {
         Err(e) => Observation::broken(format!("cannot read {}: {e}", proc_root.display())),
         Ok(n) => {
@@ -92,7 +92,7 @@ fn check_in(proc_root: &Path, spec: &ProcessTracker) -> Observation {
 /// sending each result until the receiver goes away. The scan runs on a blocking thread: on a
 /// busy host reading every /proc entry takes long enough to stall the engine's runtime (a
 /// backup that misses adverts for that long takes over).
-pub async fn run(spec: ProcessTracker, index: usize, tx: mpsc::Sender<(usize, Observation)>) {
+pub async fn run(spec: ProcessConfig, index: usize, tx: mpsc::Sender<(usize, Observation)>) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + POLL, POLL);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -149,7 +149,7 @@ mod tests {
             std::fs::write(dir.join("stat"), stat).unwrap();
             std::fs::write(dir.join("cmdline"), cmdline).unwrap();
         }
-        let spec = |min_count| ProcessTracker {
+        let spec = |min_count| ProcessConfig {
             name: "httpd".into(),
             min_count,
         };

@@ -14,7 +14,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::{Observation, Reading};
 use crate::duration;
-use crate::spec::ScriptTracker;
+use crate::translate::tracker::ScriptConfig;
 
 /// A script check, ready to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,13 +29,12 @@ pub struct ScriptProbe {
 const REAP_BOUND: Duration = Duration::from_secs(5);
 
 impl ScriptProbe {
-    /// From a validated spec (unparsable durations fall back to keepalived's 1 s).
-    pub fn new(spec: &ScriptTracker) -> ScriptProbe {
-        let (interval, timeout) = super::periods(&spec.interval, spec.timeout.as_deref());
+    /// From a script tracker's configuration.
+    pub fn new(config: &ScriptConfig) -> ScriptProbe {
         ScriptProbe {
-            argv: spec.command.clone(),
-            interval,
-            timeout,
+            argv: config.argv.clone(),
+            interval: config.interval,
+            timeout: config.timeout,
         }
     }
 
@@ -157,21 +156,14 @@ mod tests {
     use super::*;
 
     fn probe(argv: &[&str], interval: &str, timeout: Option<&str>) -> ScriptProbe {
-        ScriptProbe::new(&ScriptTracker {
-            command: argv.iter().map(|s| s.to_string()).collect(),
-            interval: interval.into(),
-            timeout: timeout.map(String::from),
+        let interval = duration::parse(interval).unwrap();
+        ScriptProbe::new(&ScriptConfig {
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            interval,
+            timeout: timeout.map_or(interval, |t| duration::parse(t).unwrap()),
             rise: 1,
             fall: 1,
         })
-    }
-
-    #[test]
-    fn timeout_defaults_to_interval() {
-        let p = probe(&["/bin/true"], "5s", None);
-        assert_eq!(p.timeout, Duration::from_secs(5));
-        let p = probe(&["/bin/true"], "5s", Some("2s"));
-        assert_eq!(p.timeout, Duration::from_secs(2));
     }
 
     #[tokio::test]

@@ -7,19 +7,17 @@
 //! with their real state; a script tracker starts pending (keepalived's default state: no
 //! weight until the first result, and a pending weight-0 script holds the instance in Fault).
 
-use std::path::Path;
-
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use super::hysteresis::{Contribution, Health, TrackerCore, combine, passes};
 use super::script::ScriptProbe;
-use super::{Observation, file, interface, kind, process};
+use super::{Observation, file, interface, process};
 use crate::agent::driver::Command;
 use crate::agent::status::{StatusStore, TrackerStatus};
 use crate::metrics::Metrics;
 use crate::net::netlink::{Link, Netlink};
-use crate::spec::Tracker;
+use crate::translate::{TrackerConfig, TrackerKind};
 
 /// What trackers use from the agent.
 #[derive(Clone, Debug)]
@@ -51,12 +49,16 @@ pub enum TrackError {
     },
 }
 
-/// Refuse tracker kinds this agent cannot run: pods without Kubernetes.
-pub fn check_supported(trackers: &[Tracker], pods_available: bool) -> Result<(), TrackError> {
+/// Refuse tracker kinds this agent cannot run: pods without Kubernetes. The supervisor asks
+/// before it starts an instance, so the instance shows why in its status.
+pub fn check_supported(trackers: &[TrackerConfig], pods_available: bool) -> Result<(), TrackError> {
     if pods_available {
         return Ok(());
     }
-    match trackers.iter().position(|t| t.pods.is_some()) {
+    match trackers
+        .iter()
+        .position(|t| matches!(t.kind, TrackerKind::Pods(_)))
+    {
         Some(index) => Err(TrackError::PodsUnavailable {
             index,
             name: trackers[index].name.clone(),
@@ -76,14 +78,15 @@ pub struct TrackerSet {
 
 impl TrackerSet {
     /// Start the trackers of instance `vip`; returns the set and the combined state to start
-    /// the instance with. Later changes go to `driver`.
+    /// the instance with. Later changes go to `driver`. The supervisor has asked
+    /// [`check_supported`] first: a pods tracker without the node's pods (standalone mode) is
+    /// refused there, once.
     pub async fn start(
         vip: &str,
-        trackers: &[Tracker],
+        trackers: &[TrackerConfig],
         env: &TrackerEnv,
         driver: mpsc::Sender<Command>,
     ) -> Result<(TrackerSet, Contribution), TrackError> {
-        check_supported(trackers, env.pods.is_some())?;
         let mut set = TrackerSet {
             vip: vip.to_string(),
             names: trackers.iter().map(|t| t.name.clone()).collect(),
@@ -98,28 +101,29 @@ impl TrackerSet {
         let mut agg = Aggregator::new(vip, trackers, env.metrics.clone(), env.status.clone());
         let (tx, mut rx) = mpsc::channel(64);
         for (i, t) in trackers.iter().enumerate() {
-            let task = if let Some(s) = &t.script {
-                tokio::spawn(ScriptProbe::new(s).run(i, tx.clone()))
-            } else if let Some(p) = &t.process {
-                agg.apply(i, process::check(p));
-                tokio::spawn(process::run(p.clone(), i, tx.clone()))
-            } else if let Some(f) = &t.file {
-                agg.apply(i, file::check(Path::new(&f.path)));
-                let every = super::file_interval(f);
-                tokio::spawn(file::run(f.path.clone(), every, i, tx.clone()))
-            } else if let Some(n) = &t.interface {
-                let events = env.links.subscribe();
-                agg.apply(i, interface::check(&env.netlink, &n.name).await);
-                let netlink = env.netlink.clone();
-                tokio::spawn(interface::run(
-                    n.name.clone(),
-                    events,
-                    netlink,
-                    i,
-                    tx.clone(),
-                ))
-            } else if let Some(h) = &t.http {
-                match super::http::HttpProbe::new(h) {
+            let task = match &t.kind {
+                TrackerKind::Script(s) => tokio::spawn(ScriptProbe::new(s).run(i, tx.clone())),
+                TrackerKind::Process(p) => {
+                    agg.apply(i, process::check(p));
+                    tokio::spawn(process::run(p.clone(), i, tx.clone()))
+                }
+                TrackerKind::File(f) => {
+                    agg.apply(i, file::check(&f.path));
+                    tokio::spawn(file::run(f.path.clone(), f.interval, i, tx.clone()))
+                }
+                TrackerKind::Interface(n) => {
+                    let events = env.links.subscribe();
+                    agg.apply(i, interface::check(&env.netlink, &n.name).await);
+                    let netlink = env.netlink.clone();
+                    tokio::spawn(interface::run(
+                        n.name.clone(),
+                        events,
+                        netlink,
+                        i,
+                        tx.clone(),
+                    ))
+                }
+                TrackerKind::Http(h) => match super::http::HttpProbe::new(h) {
                     Ok(probe) => tokio::spawn(probe.run(i, tx.clone())),
                     Err(e) => {
                         // A CA or client-certificate file that cannot be used: the tracker is
@@ -127,12 +131,21 @@ impl TrackerSet {
                         agg.apply(i, Observation::broken(e.to_string()));
                         continue;
                     }
+                },
+                TrackerKind::Pods(p) => {
+                    let Some(view) = &env.pods else {
+                        // The supervisor refuses the instance before this ([`check_supported`]);
+                        // should one get here anyway, the tracker is down and says why.
+                        let refused = TrackError::PodsUnavailable {
+                            index: i,
+                            name: t.name.clone(),
+                        };
+                        agg.apply(i, Observation::broken(refused.to_string()));
+                        continue;
+                    };
+                    agg.apply(i, super::pods::reading(p, &view.borrow()));
+                    tokio::spawn(super::pods::run(p.clone(), view.clone(), i, tx.clone()))
                 }
-            } else if let (Some(p), Some(view)) = (&t.pods, &env.pods) {
-                agg.apply(i, super::pods::reading(p, &view.borrow()));
-                tokio::spawn(super::pods::run(p.clone(), view.clone(), i, tx.clone()))
-            } else {
-                continue; // pods without Kubernetes: refused above
             };
             set.tasks.push(task);
         }
@@ -200,18 +213,19 @@ struct Aggregator {
 }
 
 impl Aggregator {
-    fn new(vip: &str, trackers: &[Tracker], metrics: Metrics, status: StatusStore) -> Aggregator {
+    fn new(
+        vip: &str,
+        trackers: &[TrackerConfig],
+        metrics: Metrics,
+        status: StatusStore,
+    ) -> Aggregator {
         let entries: Vec<Entry> = trackers
             .iter()
             .map(|t| {
-                let (rise, fall) = match (&t.script, &t.http) {
-                    (Some(s), _) => (s.rise, s.fall),
-                    (_, Some(h)) => (h.rise, h.fall),
-                    _ => (1, 1),
-                };
+                let (rise, fall) = t.kind.rise_fall();
                 Entry {
                     name: t.name.clone(),
-                    kind: kind(t),
+                    kind: t.kind.label(),
                     core: TrackerCore::new(t.weight, rise, fall),
                     last: "pending".into(),
                     error: None,
@@ -304,45 +318,53 @@ impl Aggregator {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::spec::{FileTracker, PodsTracker};
+    use std::path::PathBuf;
+    use std::time::Duration;
 
-    fn tracker(name: &str) -> Tracker {
-        Tracker {
+    use super::*;
+    use crate::translate::tracker::{FileConfig, InterfaceConfig, PodsConfig, ScriptConfig};
+
+    fn tracker(name: &str, weight: i32, kind: TrackerKind) -> TrackerConfig {
+        TrackerConfig {
             name: name.into(),
-            weight: 0,
-            script: None,
-            process: None,
-            file: None,
-            interface: None,
-            pods: None,
-            http: None,
+            weight,
+            kind,
         }
+    }
+
+    fn file(name: &str, weight: i32) -> TrackerConfig {
+        tracker(
+            name,
+            weight,
+            TrackerKind::File(FileConfig {
+                path: PathBuf::from("/x"),
+                interval: Duration::from_secs(1),
+            }),
+        )
     }
 
     #[test]
     fn aggregator_combines_publishes_and_counts() {
-        use crate::spec::{InterfaceTracker, ScriptTracker};
         use crate::track::Reading::*;
-        let mut check = tracker("check");
-        check.script = Some(ScriptTracker {
-            command: vec!["/bin/true".into()],
-            interval: "1s".into(),
-            timeout: None,
-            rise: 1,
-            fall: 2,
-        });
-        let mut bonus = tracker("bonus");
-        bonus.weight = 10;
-        bonus.file = Some(FileTracker {
-            path: "/x".into(),
-            interval: None,
-        });
-        let mut uplink = tracker("uplink");
-        uplink.weight = -20;
-        uplink.interface = Some(InterfaceTracker {
-            name: "ens9".into(),
-        });
+        let check = tracker(
+            "check",
+            0,
+            TrackerKind::Script(ScriptConfig {
+                argv: vec!["/bin/true".into()],
+                interval: Duration::from_secs(1),
+                timeout: Duration::from_secs(1),
+                rise: 1,
+                fall: 2,
+            }),
+        );
+        let bonus = file("bonus", 10);
+        let uplink = tracker(
+            "uplink",
+            -20,
+            TrackerKind::Interface(InterfaceConfig {
+                name: "ens9".into(),
+            }),
+        );
         let (metrics, status) = (Metrics::new(), StatusStore::default());
         let mut agg = Aggregator::new(
             "web",
@@ -410,23 +432,12 @@ mod tests {
     /// row, rise 2 two successes; its kind shows as "http".
     #[test]
     fn http_rise_and_fall_are_exact() {
-        use crate::spec::HttpTracker;
         use crate::track::Reading::*;
-        let mut api = tracker("api");
-        api.weight = -50;
-        api.http = Some(HttpTracker {
-            url: "https://127.0.0.1:6443/readyz".into(),
-            expected_status: vec![200],
-            interval: "200ms".into(),
-            timeout: None,
-            rise: 2,
-            fall: 3,
-            ca_file: None,
-            insecure_skip_verify: false,
-            server_name: None,
-            client_cert_file: None,
-            client_key_file: None,
-        });
+        let spec: crate::spec::Tracker = serde_saphyr::from_str(
+            "{name: api, weight: -50, http: {url: \"https://127.0.0.1:6443/readyz\", interval: 200ms, rise: 2, fall: 3}}",
+        )
+        .unwrap();
+        let api = crate::translate::tracker::parse_one(&spec).unwrap();
         let status = StatusStore::default();
         let mut agg = Aggregator::new("cp", &[api], Metrics::new(), status.clone());
         let c = |adjustment| {
@@ -453,17 +464,16 @@ mod tests {
 
     #[test]
     fn pods_are_refused_here() {
-        let mut pods = tracker("backend");
-        pods.pods = Some(PodsTracker {
-            namespace: "web".into(),
-            selector: Default::default(),
-        });
-        let mut f = tracker("app");
-        f.file = Some(FileTracker {
-            path: "/x".into(),
-            interval: None,
-        });
-        assert!(check_supported(&[f.clone()], false).is_ok());
+        let pods = tracker(
+            "backend",
+            0,
+            TrackerKind::Pods(PodsConfig {
+                namespace: "web".into(),
+                selector: Default::default(),
+            }),
+        );
+        let f = file("app", 0);
+        assert!(check_supported(std::slice::from_ref(&f), false).is_ok());
         let e = check_supported(&[f, pods], false).unwrap_err();
         assert!(
             matches!(&e, TrackError::PodsUnavailable { index: 1, name } if name == "backend"),

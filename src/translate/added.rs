@@ -1,11 +1,13 @@
-//! Checks and translation of the fields added for keepalived's start-up delay and link
-//! debounce (kept apart from the core fields of [`super::validate`]).
+//! Checks and parsing of the fields added for keepalived's start-up delay, link debounce,
+//! notify hooks, sync groups, virtual MAC and v3 checksum form (kept apart from the core fields
+//! of translate/parse.rs).
 
 use std::time::Duration;
 
+use super::tracker::MIN_INTERVAL;
 use super::{SpecError, err};
 use crate::duration;
-use crate::spec::{V3Checksum, VirtualIpSpec};
+use crate::spec::{NotifyHooks, V3Checksum, VirtualIpSpec};
 use crate::vrrp::LinkDebounce;
 use crate::vrrp::packet::ChecksumForm;
 
@@ -64,8 +66,25 @@ impl NotifyConfig {
     }
 }
 
-/// Check the added fields; every problem names its field.
-pub(super) fn validate(spec: &VirtualIpSpec, errors: &mut Vec<SpecError>) {
+/// The added fields of a spec, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Added {
+    /// `spec.startupDelay`.
+    pub startup_delay: Duration,
+    /// `spec.linkDebounce`.
+    pub link_debounce: LinkDebounce,
+    /// `spec.v3Checksum`.
+    pub checksum: ChecksumForm,
+    /// `spec.notify`.
+    pub notify: NotifyConfig,
+    /// `spec.syncGroup`.
+    pub sync_group: Option<String>,
+    /// `spec.virtualMac`.
+    pub virtual_mac: bool,
+}
+
+/// Check and parse the added fields; every problem names its field.
+pub(super) fn parse(spec: &VirtualIpSpec, errors: &mut Vec<SpecError>) -> Option<Added> {
     if spec.virtual_mac && spec.addresses.iter().any(|a| a.contains(':')) {
         errors.push(err(
             "spec.virtualMac",
@@ -88,38 +107,11 @@ pub(super) fn validate(spec: &VirtualIpSpec, errors: &mut Vec<SpecError>) {
             ));
         }
     }
-    if let Some(n) = &spec.notify {
-        for (field, argv) in [
-            ("master", &n.master),
-            ("backup", &n.backup),
-            ("fault", &n.fault),
-            ("stop", &n.stop),
-            ("any", &n.any),
-        ] {
-            let Some(argv) = argv else { continue };
-            let field = format!("spec.notify.{field}");
-            match argv.first() {
-                None => errors.push(err(field, "must name a program (an argv list)")),
-                Some(p) if p.is_empty() || (p.contains('/') && !p.starts_with('/')) => {
-                    errors.push(err(
-                        field,
-                        format!("{p:?}: use an absolute path or a bare name found in PATH"),
-                    ))
-                }
-                Some(_) => {}
-            }
-        }
-        if let Some(t) = &n.timeout {
-            match duration::parse(t) {
-                Err(e) => errors.push(err("spec.notify.timeout", e.to_string())),
-                Ok(d) if d < crate::track::MIN_INTERVAL || d > MAX_NOTIFY_TIMEOUT => errors.push(
-                    err("spec.notify.timeout", format!("must be 10ms..10m, got {t}")),
-                ),
-                Ok(_) => {}
-            }
-        }
-    }
-    bounded(
+    let notify = spec
+        .notify
+        .as_ref()
+        .map_or(Some(NotifyConfig::default()), |n| notify(n, errors));
+    let startup_delay = bounded(
         "spec.startupDelay",
         &spec.startup_delay,
         MAX_STARTUP_DELAY,
@@ -133,60 +125,106 @@ pub(super) fn validate(spec: &VirtualIpSpec, errors: &mut Vec<SpecError>) {
             "WithoutPseudoHeader applies to VRRPv3 over IPv4 only (VRRPv2 has no pseudo-header; IPv6 always uses it)",
         ));
     }
-    if let Some(l) = &spec.link_debounce {
-        for (field, value) in [("down", &l.down), ("up", &l.up)] {
-            let field = format!("spec.linkDebounce.{field}");
-            bounded(&field, value, MAX_LINK_DELAY, "255s", errors);
+    let link_debounce = match &spec.link_debounce {
+        None => Some(LinkDebounce::default()),
+        Some(l) => {
+            let down = bounded(
+                "spec.linkDebounce.down",
+                &l.down,
+                MAX_LINK_DELAY,
+                "255s",
+                errors,
+            );
+            let up = bounded(
+                "spec.linkDebounce.up",
+                &l.up,
+                MAX_LINK_DELAY,
+                "255s",
+                errors,
+            );
+            down.zip(up).map(|(down, up)| LinkDebounce { down, up })
         }
-    }
-}
-
-fn bounded(field: &str, value: &str, max: Duration, shown: &str, errors: &mut Vec<SpecError>) {
-    match duration::parse(value) {
-        Err(e) => errors.push(err(field, e.to_string())),
-        Ok(d) if d > max => errors.push(err(field, format!("must be 0s..{shown}, got {value}"))),
-        Ok(_) => {}
-    }
-}
-
-/// The start-up delay of a validated spec.
-pub(super) fn startup_delay(spec: &VirtualIpSpec) -> Duration {
-    duration::parse(&spec.startup_delay).unwrap_or_default()
-}
-
-/// The checksum form of the adverts sent.
-pub(super) fn checksum(spec: &VirtualIpSpec) -> ChecksumForm {
-    match spec.v3_checksum.unwrap_or_default() {
+    };
+    let checksum = match spec.v3_checksum.unwrap_or_default() {
         V3Checksum::Standard => ChecksumForm::Standard,
         V3Checksum::WithoutPseudoHeader => ChecksumForm::WithoutPseudoHeader,
-    }
+    };
+    Some(Added {
+        startup_delay: startup_delay?,
+        link_debounce: link_debounce?,
+        checksum,
+        notify: notify?,
+        sync_group: spec.sync_group.clone(),
+        virtual_mac: spec.virtual_mac,
+    })
 }
 
-/// The notify hooks of a validated spec.
-pub(super) fn notify(spec: &VirtualIpSpec) -> NotifyConfig {
-    let Some(n) = &spec.notify else {
-        return NotifyConfig::default();
+/// `spec.notify`: each hook an argv naming a program, the timeout 10ms..10m.
+fn notify(n: &NotifyHooks, errors: &mut Vec<SpecError>) -> Option<NotifyConfig> {
+    for (field, argv) in [
+        ("master", &n.master),
+        ("backup", &n.backup),
+        ("fault", &n.fault),
+        ("stop", &n.stop),
+        ("any", &n.any),
+    ] {
+        let Some(argv) = argv else { continue };
+        let field = format!("spec.notify.{field}");
+        match argv.first() {
+            None => errors.push(err(field, "must name a program (an argv list)")),
+            Some(p) if p.is_empty() || (p.contains('/') && !p.starts_with('/')) => {
+                errors.push(err(
+                    field,
+                    format!("{p:?}: use an absolute path or a bare name found in PATH"),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    let timeout = match &n.timeout {
+        None => Some(DEFAULT_NOTIFY_TIMEOUT),
+        Some(t) => match duration::parse(t) {
+            Err(e) => {
+                errors.push(err("spec.notify.timeout", e.to_string()));
+                None
+            }
+            Ok(d) if d < MIN_INTERVAL || d > MAX_NOTIFY_TIMEOUT => {
+                errors.push(err(
+                    "spec.notify.timeout",
+                    format!("must be 10ms..10m, got {t}"),
+                ));
+                None
+            }
+            Ok(d) => Some(d),
+        },
     };
-    NotifyConfig {
+    Some(NotifyConfig {
         master: n.master.clone(),
         backup: n.backup.clone(),
         fault: n.fault.clone(),
         stop: n.stop.clone(),
         any: n.any.clone(),
-        timeout: n
-            .timeout
-            .as_deref()
-            .and_then(|t| duration::parse(t).ok())
-            .unwrap_or(DEFAULT_NOTIFY_TIMEOUT),
-    }
+        timeout: timeout?,
+    })
 }
 
-/// The link debounce of a validated spec.
-pub(super) fn link_debounce(spec: &VirtualIpSpec) -> LinkDebounce {
-    spec.link_debounce
-        .as_ref()
-        .map_or_else(LinkDebounce::default, |l| LinkDebounce {
-            down: duration::parse(&l.down).unwrap_or_default(),
-            up: duration::parse(&l.up).unwrap_or_default(),
-        })
+/// A duration of at most `max` (shown as `shown` in the message).
+fn bounded(
+    field: &str,
+    value: &str,
+    max: Duration,
+    shown: &str,
+    errors: &mut Vec<SpecError>,
+) -> Option<Duration> {
+    match duration::parse(value) {
+        Err(e) => {
+            errors.push(err(field, e.to_string()));
+            None
+        }
+        Ok(d) if d > max => {
+            errors.push(err(field, format!("must be 0s..{shown}, got {value}")));
+            None
+        }
+        Ok(d) => Some(d),
+    }
 }

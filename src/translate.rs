@@ -14,7 +14,8 @@ use kube::core::SelectorExt;
 pub use crate::address::{InterfaceFacts, Prefixed, no_router, parse_prefixed};
 use crate::spec::{LabelSelector, SecretKeyRef, VirtualIpSpec};
 use crate::vrrp::priority::OWNER;
-use crate::vrrp::{Auth, InstanceConfig};
+use crate::vrrp::timers::VIP_REFRESH;
+use crate::vrrp::{AnnounceTiming, Auth, InstanceConfig};
 
 mod added;
 pub mod http;
@@ -76,14 +77,11 @@ pub struct RouterConfig {
     pub instance: InstanceConfig,
     /// The virtual addresses with their prefix lengths.
     pub vips: Vec<Prefixed>,
-    /// Unicast peers; empty means multicast.
-    pub unicast_peers: Vec<IpAddr>,
-    /// Announcement settings.
-    pub announce: AnnounceConfig,
+    /// Announcements per burst (`spec.announce.repeat`; the schedule is the engine's,
+    /// `instance.announce`).
+    pub announce_repeat: u32,
     /// The trackers, parsed.
     pub trackers: Vec<TrackerConfig>,
-    /// Adverts announcing a longer interval are discarded (`spec.maxAdvertInterval`).
-    pub max_advert_interval: Option<Duration>,
     /// The checksum form of the VRRPv3 IPv4 adverts sent (`spec.v3Checksum`).
     pub checksum: crate::vrrp::packet::ChecksumForm,
     /// Notify hooks (`spec.notify`; standalone mode only).
@@ -232,16 +230,21 @@ pub fn translate(
         primary,
         startup_delay: p.added.startup_delay,
         link_debounce: p.added.link_debounce,
+        announce: AnnounceTiming {
+            delay: p.announce.delay,
+            refresh: p.announce.refresh,
+        },
+        vip_refresh: Some(VIP_REFRESH),
+        unicast_peers: p.unicast_peers,
+        max_advert_interval: p.max_advert_interval,
     };
     Ok(Some(RouterConfig {
         name: name.to_string(),
         interface: iface.name.clone(),
         instance,
         vips: p.vips,
-        unicast_peers: p.unicast_peers,
-        announce: p.announce,
+        announce_repeat: p.announce.repeat,
         trackers: p.trackers,
-        max_advert_interval: p.max_advert_interval,
         checksum: p.added.checksum,
         notify: p.added.notify,
         sync_group: p.added.sync_group,

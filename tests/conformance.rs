@@ -8,6 +8,11 @@
 //! {"group": {"fault": bool, "adjustment": N|null}} (the sync group's input). A step may assert
 //! the instance's report to its sync group: `"view": {"own_fault": bool, "adjustment": N}`.
 //! A discarded advert expects "discard <reason>"; an address-list mismatch "accepted address_mismatch".
+//!
+//! Optional config beyond the RFC's: `announce_delay` / `announce_refresh` (keepalived's
+//! garp_master_delay / garp_master_refresh; default "0s": the takeover burst only, so that a
+//! transcript about something else need not list later bursts), `vip_refresh` (the lifetime
+//! refresh with the adverts; default none), `unicast_peers`, `max_advert_interval`.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -15,7 +20,9 @@ use std::time::Duration;
 
 use kube_vrrp::duration;
 use kube_vrrp::vrrp::sync::GroupInput;
-use kube_vrrp::vrrp::{Advert, Auth, Instance, InstanceConfig, LinkDebounce, Version};
+use kube_vrrp::vrrp::{
+    Advert, AnnounceTiming, Auth, Instance, InstanceConfig, LinkDebounce, Version,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -48,6 +55,16 @@ struct Config {
     link_down_delay: Option<String>,
     #[serde(default)]
     link_up_delay: Option<String>,
+    #[serde(default)]
+    announce_delay: Option<String>,
+    #[serde(default)]
+    announce_refresh: Option<String>,
+    #[serde(default)]
+    vip_refresh: Option<String>,
+    #[serde(default)]
+    unicast_peers: Vec<IpAddr>,
+    #[serde(default)]
+    max_advert_interval: Option<String>,
 }
 
 fn yes() -> bool {
@@ -140,6 +157,13 @@ fn run(file: &str) {
             down: c.link_down_delay.as_deref().map_or(Duration::ZERO, dur),
             up: c.link_up_delay.as_deref().map_or(Duration::ZERO, dur),
         },
+        announce: AnnounceTiming {
+            delay: c.announce_delay.as_deref().map_or(Duration::ZERO, dur),
+            refresh: c.announce_refresh.as_deref().map_or(Duration::ZERO, dur),
+        },
+        vip_refresh: c.vip_refresh.as_deref().map(dur),
+        unicast_peers: c.unicast_peers.clone(),
+        max_advert_interval: c.max_advert_interval.as_deref().map(dur),
     };
     let mut inst = Instance::new(cfg.clone());
     for (n, line) in lines {
@@ -255,6 +279,10 @@ fn every_transcript_is_listed() {
 }
 
 transcripts!(
+    announce_schedule_after_takeover,
+    extra_announce_at_most_once_a_second,
+    vip_refresh_rides_on_adverts,
+    unicast_peers_and_interval_bound,
     startup_backup_then_master_down,
     owner_takes_over_at_once,
     backup_resets_timer_on_advert,

@@ -23,6 +23,10 @@ fn cfg(i: u8, priority: u8, interval: Duration) -> InstanceConfig {
         primary: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10 + i)),
         startup_delay: Duration::ZERO,
         link_debounce: Default::default(),
+        announce: Default::default(),
+        vip_refresh: None,
+        unicast_peers: Vec::new(),
+        max_advert_interval: None,
     }
 }
 

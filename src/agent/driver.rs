@@ -14,7 +14,6 @@ mod tests;
 
 pub use io::{HostIo, NetHost, Via};
 
-use super::announcer::Announcer;
 use super::deadline::{EngineTimer, Timers};
 use super::notify::Notifier;
 use super::sync::SyncGroup;
@@ -25,7 +24,8 @@ use crate::status::{FailedAction, StatusStore, rfc3339};
 use crate::track::Contribution;
 use crate::translate::RouterConfig;
 use crate::vrrp::sync::{GroupInput, MemberView};
-use crate::vrrp::{Action, Advert, Discard, Instance, State};
+use crate::vrrp::timers::vip_lifetime;
+use crate::vrrp::{Action, Advert, Instance, State};
 
 /// What a driver is told from outside.
 #[derive(Debug)]
@@ -80,21 +80,12 @@ pub struct Host<H> {
     pub vmac: Option<Link>,
 }
 
-/// How long an installed VIP lives unless refreshed: a little over the backups'
-/// Master_Down_Interval, in whole seconds as the kernel counts, at least 3 s.
-pub fn vip_lifetime(interval: Duration) -> Duration {
-    let d = interval * 3 + Duration::from_secs(1);
-    Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(Duration::from_secs(3))
-}
-
 struct Driver<H> {
     cfg: RouterConfig,
     host: Host<H>,
     link: Link,
     inst: Instance,
     holding: bool,
-    last_refresh: Option<Instant>,
-    announcer: Announcer,
     /// Rounds of the current burst still to send, and when the next one is due (paced, see
     /// `send_frames`).
     rounds_left: u32,
@@ -131,13 +122,11 @@ pub fn run<H: HostIo>(
     let d = Driver {
         notifier,
         reported: MemberView::default(),
-        announcer: Announcer::new(cfg.announce.clone()),
         cfg,
         host,
         link,
         inst,
         holding: false,
-        last_refresh: None,
         rounds_left: 0,
         next_round: Instant::now(),
         stopped: false,
@@ -195,10 +184,6 @@ async fn drive<H: HostIo>(
                 }
             },
             _ = timer.fired() => d.timeout(&mut rx).await,
-            _ = sleep_until(d.announcer.next_burst().unwrap_or_else(far_future)), if d.announcer.next_burst().is_some() => {
-                d.send_frames();
-                d.announcer.burst_sent(Instant::now());
-            }
             update = links.recv() => Box::pin(d.link_update(update)).await,
             // Last: the rest of a big burst, one round every ROUND_GAP.
             _ = sleep_until(d.next_round), if d.rounds_left > 0 => {
@@ -220,10 +205,6 @@ fn join(addresses: &[IpAddr]) -> String {
         .map(|a| a.to_string())
         .collect::<Vec<_>>()
         .join(",")
-}
-
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86_400)
 }
 
 impl<H: HostIo> Driver<H> {
@@ -273,19 +254,7 @@ impl<H: HostIo> Driver<H> {
                     received_at,
                 } = *received;
                 let now = self.arrival(received_at);
-                let too_long = self.cfg.max_advert_interval.is_some_and(|max| {
-                    Duration::from_millis(u64::from(advert.interval_cs) * 10) > max
-                });
-                let result = if !self.cfg.unicast_peers.is_empty()
-                    && !self.cfg.unicast_peers.contains(&src)
-                {
-                    Err(Discard::NotFromPeer)
-                } else if too_long {
-                    Err(Discard::IntervalAboveBound)
-                } else {
-                    self.inst.handle_advert(now, src, &advert)
-                };
-                match result {
+                match self.inst.handle_advert(now, src, &advert) {
                     Ok(accepted) => {
                         self.host
                             .status
@@ -383,7 +352,6 @@ impl<H: HostIo> Driver<H> {
                 }
                 Action::RemoveVips => {
                     self.holding = false;
-                    self.announcer.stop();
                     self.rounds_left = 0;
                     for vip in self.cfg.vips.clone() {
                         if let Err(e) = self.host.io.remove_vip(self.vip_link().index, vip) {
@@ -393,12 +361,13 @@ impl<H: HostIo> Driver<H> {
                     Box::pin(self.vmac_up(false)).await;
                 }
                 Action::Announce => {
-                    self.send_frames();
-                    self.announcer.took_over(Instant::now());
-                }
-                Action::Reannounce => {
-                    if self.holding && self.announcer.extra_allowed(Instant::now()) {
+                    if self.holding {
                         self.send_frames();
+                    }
+                }
+                Action::RefreshVips => {
+                    if self.holding {
+                        self.refresh_vips();
                     }
                 }
                 Action::StateChanged { from, to, reason } => self.state_changed(from, to, reason),
@@ -409,16 +378,12 @@ impl<H: HostIo> Driver<H> {
 
     async fn send(&mut self, advert: &Advert) {
         let src = self.cfg.instance.primary;
-        let targets: Vec<IpAddr> = if self.cfg.unicast_peers.is_empty() {
+        let peers = &self.cfg.instance.unicast_peers;
+        let targets: Vec<IpAddr> = if peers.is_empty() {
             vec![group_for(src)]
         } else {
             // One peer list serves every node, so it may name this node itself: skip it.
-            self.cfg
-                .unicast_peers
-                .iter()
-                .copied()
-                .filter(|p| *p != src)
-                .collect()
+            peers.iter().copied().filter(|p| *p != src).collect()
         };
         for dst in targets {
             match advert.encode_with(src, dst, self.cfg.checksum) {
@@ -434,28 +399,17 @@ impl<H: HostIo> Driver<H> {
                 Err(e) => self.action_error(FailedAction::Encode, &e.to_string()),
             }
         }
-        if self.holding && self.inst.state() == State::Master {
-            // 0.9 s, not 1 s: the stamp is taken after the netlink call, so the advert one
-            // interval later may find a little under 1 s elapsed and skip a refresh.
-            let due = self
-                .last_refresh
-                .is_none_or(|t| t.elapsed() >= Duration::from_millis(900));
-            if due {
-                self.refresh_vips();
-            }
-        }
     }
 
     /// Install (or refresh the lifetime of) every VIP.
     fn refresh_vips(&mut self) {
         let lifetime = vip_lifetime(self.cfg.instance.advert_interval);
+        let link = self.vip_link().clone();
         for vip in self.cfg.vips.clone() {
-            let link = self.vip_link().clone();
             if let Err(e) = self.host.io.install_vip(&link, vip, lifetime) {
                 self.action_error(FailedAction::InstallVip, &e.to_string());
             }
         }
-        self.last_refresh = Some(Instant::now());
     }
 }
 

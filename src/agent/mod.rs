@@ -1,6 +1,5 @@
 //! The agent: a supervisor of instance drivers, one listener per interface, status.
 
-pub mod announcer;
 pub mod dataplane;
 pub mod deadline;
 pub mod driver;

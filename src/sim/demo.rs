@@ -50,6 +50,15 @@ pub fn run(opts: &DemoOptions) -> String {
             primary: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 11 + i as u8)),
             startup_delay: Duration::ZERO,
             link_debounce: Default::default(),
+            // keepalived's defaults: a second burst 5 s after the takeover.
+            announce: crate::vrrp::AnnounceTiming {
+                delay: Duration::from_secs(5),
+                refresh: Duration::ZERO,
+            },
+            // The simulated LAN's addresses have no kernel lifetime.
+            vip_refresh: None,
+            unicast_peers: Vec::new(),
+            max_advert_interval: None,
         };
         lan.add(&format!("node{}", i + 1), cfg);
     }

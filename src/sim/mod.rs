@@ -285,7 +285,7 @@ impl Lan {
                     to,
                     reason,
                 }),
-                Action::Announce | Action::Reannounce | Action::Stopped => {}
+                Action::Announce | Action::RefreshVips | Action::Stopped => {}
             }
         }
     }

@@ -65,19 +65,20 @@ fn every_value_is_parsed_into_its_type() {
         (Duration::from_secs(1), Duration::from_secs(2))
     );
     assert_eq!(i.primary, "198.51.100.11".parse::<IpAddr>().unwrap());
-    assert_eq!(cfg.max_advert_interval, Some(Duration::from_secs(5)));
+    assert_eq!(i.max_advert_interval, Some(Duration::from_secs(5)));
     assert_eq!(
-        cfg.unicast_peers,
+        i.unicast_peers,
         ["198.51.100.12".parse::<IpAddr>().unwrap()]
     );
+    assert_eq!(cfg.announce_repeat, 3);
     assert_eq!(
-        cfg.announce,
-        AnnounceConfig {
-            repeat: 3,
+        i.announce,
+        AnnounceTiming {
             delay: Duration::from_secs(1),
             refresh: Duration::from_secs(30)
         }
     );
+    assert_eq!(i.vip_refresh, Some(crate::vrrp::timers::VIP_REFRESH));
     assert_eq!(cfg.notify.timeout, Duration::from_secs(3));
     // Defaults are keepalived's.
     let plain = run(
@@ -86,10 +87,10 @@ fn every_value_is_parsed_into_its_type() {
     )
     .unwrap()
     .unwrap();
+    assert_eq!(plain.announce_repeat, 5);
     assert_eq!(
-        plain.announce,
-        AnnounceConfig {
-            repeat: 5,
+        plain.instance.announce,
+        AnnounceTiming {
             delay: Duration::from_secs(5),
             refresh: Duration::ZERO
         }

@@ -66,11 +66,13 @@ pub enum Action {
     AddVips,
     /// Remove the virtual addresses from the interface.
     RemoveVips,
-    /// Gratuitous ARP / unsolicited neighbour advertisement for every virtual address.
+    /// A burst of gratuitous ARP / unsolicited neighbour advertisements for every virtual
+    /// address: on takeover, on the schedule that follows it ([`super::garp`]), and (at most
+    /// once a second) when another master is heard.
     Announce,
-    /// Announce again after hearing a lower-priority master (one burst, rate-limited by the
-    /// driver).
-    Reannounce,
+    /// Refresh the kernel lifetime of the installed virtual addresses (with the master's
+    /// adverts, see [`super::timers::VIP_REFRESH`]).
+    RefreshVips,
     /// The state changed.
     StateChanged {
         /// Old state.
@@ -95,7 +97,7 @@ impl fmt::Display for Action {
             Action::AddVips => f.write_str("add_vips"),
             Action::RemoveVips => f.write_str("remove_vips"),
             Action::Announce => f.write_str("announce"),
-            Action::Reannounce => f.write_str("reannounce"),
+            Action::RefreshVips => f.write_str("refresh_vips"),
             Action::StateChanged { from, to, reason } => write!(f, "state {from}->{to} {reason}"),
             Action::Stopped => f.write_str("stopped"),
         }

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 pub use super::action::{Action, State, TransitionReason};
+use super::garp::{AnnounceTiming, GarpSchedule};
 use super::link::{DebouncedLink, LinkDebounce};
 use super::packet::{Advert, Auth, Version};
 use super::priority::{self, OWNER};
@@ -49,6 +50,16 @@ pub struct InstanceConfig {
     /// keepalived's `interface_up_down_delays`: how long a link change must last before the
     /// instance acts on it.
     pub link_debounce: LinkDebounce,
+    /// When a master announces its addresses after the takeover burst.
+    pub announce: AnnounceTiming,
+    /// Refresh the addresses' kernel lifetime with the adverts at most this often (`None`:
+    /// they have no lifetime to refresh).
+    pub vip_refresh: Option<Duration>,
+    /// Unicast peers: adverts from any other source are discarded (empty: multicast).
+    pub unicast_peers: Vec<IpAddr>,
+    /// Adverts announcing a longer interval are discarded (`spec.maxAdvertInterval`): a
+    /// forged advert cannot stretch the backups' Master_Down_Interval.
+    pub max_advert_interval: Option<Duration>,
 }
 
 /// One virtual router.
@@ -87,6 +98,10 @@ pub struct Instance {
     /// The addresses are installed although this instance is not master: a previous run of the
     /// agent left them (it was killed while master) and this one started holding them.
     holds_leftover: bool,
+    /// The announcement schedule while master.
+    garp: GarpSchedule,
+    /// When the addresses' lifetime was last refreshed (installed or refreshed).
+    last_refresh: Option<Duration>,
     since: Duration,
     actions: VecDeque<Action>,
 }
@@ -97,7 +112,10 @@ impl Instance {
         let priority = cfg.priority;
         let master_adver_interval = cfg.advert_interval;
         let link = DebouncedLink::new(cfg.link_debounce);
+        let garp = GarpSchedule::new(cfg.announce);
         Instance {
+            garp,
+            last_refresh: None,
             cfg,
             state: State::Initialize,
             priority,
@@ -166,6 +184,7 @@ impl Instance {
             self.handover_timer,
             self.startup_timer,
             self.link.deadline(),
+            self.garp.next_burst(),
         ]
         .into_iter()
         .flatten()
@@ -237,6 +256,10 @@ impl Instance {
 
     /// Time has passed the deadline from [`Instance::poll_timeout`].
     pub fn handle_timeout(&mut self, now: Duration) {
+        if self.garp.next_burst().is_some_and(|t| t <= now) {
+            self.actions.push_back(Action::Announce);
+            self.garp.burst_sent(now);
+        }
         if self.handover_timer.is_some_and(|t| t <= now) {
             if self.stopping {
                 self.finish_stop(now);
@@ -270,6 +293,7 @@ impl Instance {
                 if self.adver_timer.is_some_and(|t| t <= now) {
                     self.send_advert(self.priority);
                     self.adver_timer = Some(now + self.cfg.advert_interval);
+                    self.refresh_with_advert(now);
                 }
             }
             State::Initialize | State::Fault => {}
@@ -304,11 +328,37 @@ impl Instance {
         // announcement has to go out before its advert triggers the winner's re-announcement.
         // With the advert first, a client was left pointing at the loser for 5 s (bench run).
         self.actions.push_back(Action::AddVips);
+        self.last_refresh = Some(now);
         self.actions.push_back(Action::Announce);
+        self.garp.took_over(now);
         self.send_advert(self.priority);
         self.adver_timer = Some(now + self.cfg.advert_interval);
         self.master = Some(self.cfg.primary);
         self.enter(now, State::Master, reason);
+    }
+
+    /// The advert just queued carries a lifetime refresh when one is due (see
+    /// [`crate::vrrp::timers::VIP_REFRESH`]).
+    fn refresh_with_advert(&mut self, now: Duration) {
+        let Some(every) = self.cfg.vip_refresh else {
+            return;
+        };
+        if self
+            .last_refresh
+            .is_none_or(|t| now.saturating_sub(t) >= every)
+        {
+            self.actions.push_back(Action::RefreshVips);
+            self.last_refresh = Some(now);
+        }
+    }
+
+    /// Another master was heard, or the link came back within its debounce: announce again
+    /// so that neighbours point back at us (keepalived's garp_lower_prio_repeat), at most one
+    /// burst a second, so that a flood of adverts cannot become a flood of announcements.
+    pub(super) fn announce_again(&mut self, now: Duration) {
+        if self.garp.extra_allowed(now) {
+            self.actions.push_back(Action::Announce);
+        }
     }
 
     fn become_backup(&mut self, now: Duration, interval: Duration, reason: TransitionReason) {
@@ -347,6 +397,9 @@ impl Instance {
             self.clear_timers();
         }
         let from = self.state;
+        if to != State::Master {
+            self.garp.stop();
+        }
         self.state = to;
         self.since = now;
         self.actions

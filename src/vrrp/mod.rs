@@ -5,6 +5,7 @@
 
 pub mod action;
 pub mod fsm;
+pub mod garp;
 pub mod link;
 pub mod packet;
 pub mod priority;
@@ -12,5 +13,6 @@ pub mod sync;
 pub mod timers;
 
 pub use fsm::{Action, Instance, InstanceConfig, State, TransitionReason};
+pub use garp::AnnounceTiming;
 pub use link::LinkDebounce;
 pub use packet::{Advert, Auth, Discard, Version};

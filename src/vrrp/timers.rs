@@ -29,6 +29,20 @@ pub fn master_down_interval(priority: u8, master_adver_interval: Duration) -> Du
 
 /// The shortest interval Skew_Time is computed with when a router joins (see
 /// [`join_down_interval`]).
+/// A master refreshes its VIPs' kernel lifetime with the first advert at least this long after
+/// the last refresh: with every advert at 1 s and longer intervals, about once a second at
+/// shorter ones. (Not 1 s: an advert one interval after the refresh may be due a hair early.)
+pub const VIP_REFRESH: Duration = Duration::from_millis(900);
+
+/// How long an installed VIP lives unless refreshed: a little over the backups'
+/// Master_Down_Interval, in whole seconds as the kernel counts, at least 3 s. A master killed
+/// at once (no priority 0, no removal) leaves the VIP on its node about until a backup has
+/// taken over: clients keep being answered meanwhile, and two nodes hold it only briefly.
+pub fn vip_lifetime(interval: Duration) -> Duration {
+    let d = interval * 3 + Duration::from_secs(1);
+    Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(Duration::from_secs(3))
+}
+
 pub const JOIN_SKEW_FLOOR: Duration = Duration::from_secs(1);
 
 /// The Master_Down_Interval a backup waits when it joins (at startup, or when a fault clears)

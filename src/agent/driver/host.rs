@@ -27,7 +27,7 @@ impl<H: HostIo> Driver<H> {
     pub(super) fn send_frames(&mut self) {
         let per_round = self.cfg.vips.len().max(1);
         let now = (INLINE_FRAMES / per_round).max(1) as u32;
-        let repeat = self.announcer.repeat();
+        let repeat = self.cfg.announce_repeat.max(1);
         for _ in 0..repeat.min(now) {
             self.send_round();
         }

@@ -17,6 +17,18 @@ impl Instance {
         src: IpAddr,
         advert: &Advert,
     ) -> Result<Accepted, Discard> {
+        // The checks against this router's configuration before the RFC's (design.md §7.1):
+        // a unicast instance hears its peers only; an interval above the bound is refused.
+        if !self.cfg.unicast_peers.is_empty() && !self.cfg.unicast_peers.contains(&src) {
+            return Err(Discard::NotFromPeer);
+        }
+        if self
+            .cfg
+            .max_advert_interval
+            .is_some_and(|max| from_centis(advert.interval_cs) > max)
+        {
+            return Err(Discard::IntervalAboveBound);
+        }
         if advert.vrid != self.cfg.vrid {
             return Err(Discard::UnknownVrid);
         }
@@ -116,9 +128,8 @@ impl Instance {
             self.master = Some(src);
         } else {
             // Another router thinks it is master (a transient second master, or one that just
-            // started): it may have announced itself to the LAN. Announce again so neighbours
-            // point back at us (keepalived's garp_lower_prio_repeat). The driver rate-limits.
-            self.actions.push_back(Action::Reannounce);
+            // started): it may have announced itself to the LAN.
+            self.announce_again(now);
         }
     }
 }

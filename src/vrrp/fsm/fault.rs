@@ -26,9 +26,7 @@ impl Instance {
         }
         match self.link.report(now, up) {
             LinkReport::Changed(_) => self.update_fault(now, TransitionReason::LinkDown),
-            LinkReport::Absorbed if self.state == State::Master && up => {
-                self.actions.push_back(Action::Reannounce)
-            }
+            LinkReport::Absorbed if self.state == State::Master && up => self.announce_again(now),
             LinkReport::Absorbed | LinkReport::Pending | LinkReport::Unchanged => {}
         }
     }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,8 +26,9 @@ pub struct InstanceStatus {
     pub addresses: Vec<String>,
     /// Current state (Initialize, Backup, Master, Fault), or Error when it could not start.
     pub state: ReportedState,
-    /// Why the last transition happened.
-    pub reason: String,
+    /// Why the last transition happened (none before the first).
+    #[serde(default)]
+    pub reason: Option<TransitionReason>,
     /// Effective priority.
     pub priority: u8,
     /// Configured base priority.
@@ -134,32 +135,44 @@ pub enum ErrorKind {
     HooksRefused,
 }
 
-/// The reportable fields of an instance: state, reason, priority, master, error, conflict, since.
-pub type Reportable = (
-    ReportedState,
-    String,
-    u8,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-);
+/// The fields of an instance that the Kubernetes status and Events reflect. Counters are left
+/// out, so that a steady state writes nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reportable {
+    /// State.
+    pub state: ReportedState,
+    /// Why the last transition happened.
+    pub reason: Option<TransitionReason>,
+    /// Effective priority.
+    pub priority: u8,
+    /// The master, when known.
+    pub master: Option<String>,
+    /// Why it cannot run.
+    pub error: Option<String>,
+    /// A foreign router with this VRID and other addresses.
+    pub conflict: Option<String>,
+    /// When the state was entered. Every transition is reported, even one back to the state
+    /// last written: another node may have changed the shared fields (status.master) meanwhile.
+    pub since: String,
+}
 
 impl InstanceStatus {
-    /// The fields the Kubernetes status and events reflect; counters are left out so that a
-    /// steady state writes nothing.
+    /// The fields the Kubernetes status and events reflect.
     pub fn reportable(&self) -> Reportable {
-        (
-            self.state,
-            self.reason.clone(),
-            self.priority,
-            self.master.clone(),
-            self.error.clone(),
-            self.conflict.clone(),
-            // Every transition is reported, even one back to the state last written: another
-            // node may have changed the shared fields (status.master) in between.
-            self.since.clone(),
-        )
+        Reportable {
+            state: self.state,
+            reason: self.reason,
+            priority: self.priority,
+            master: self.master.clone(),
+            error: self.error.clone(),
+            conflict: self.conflict.clone(),
+            since: self.since.clone(),
+        }
+    }
+
+    /// The reason as shown in Events and the VirtualIP status: the transition's, or empty.
+    pub fn reason_text(&self) -> String {
+        self.reason.map(|r| r.to_string()).unwrap_or_default()
     }
 }
 
@@ -240,7 +253,7 @@ impl StatusStore {
             .or_insert_with(|| InstanceStatus {
                 name: name.to_string(),
                 state: ReportedState::Initialize,
-                since: rfc3339(SystemTime::now()),
+                since: crate::rfc3339::format(SystemTime::now()),
                 ..Default::default()
             });
         let before = entry.reportable();
@@ -289,45 +302,5 @@ impl StatusStore {
             .values()
             .cloned()
             .collect()
-    }
-}
-
-/// Format a time as RFC 3339 in UTC with millisecond precision.
-pub fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = if month <= 2 { y + 1 } else { y };
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn formats_rfc3339() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            rfc3339(UNIX_EPOCH + Duration::from_millis(1_795_765_391_250)),
-            "2026-11-27T07:43:11.250Z"
-        );
     }
 }

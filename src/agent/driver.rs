@@ -20,7 +20,7 @@ use super::sync::SyncGroup;
 use crate::metrics::Metrics;
 use crate::net::netlink::Link;
 use crate::net::socket::group_for;
-use crate::status::{FailedAction, StatusStore, rfc3339};
+use crate::status::{FailedAction, StatusStore};
 use crate::track::Contribution;
 use crate::translate::RouterConfig;
 use crate::vrrp::sync::{GroupInput, MemberView};

@@ -11,10 +11,10 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client};
 use serde::Serialize;
 
-use crate::agent::status::{ErrorKind, ReportedState};
 use crate::agent::{InstanceStatus, StatusStore};
 use crate::rfc3339;
 use crate::spec::{API_VERSION, Condition, KIND, NodeStatus, VirtualIP, VirtualIpStatus};
+use crate::status::{ErrorKind, Reportable, ReportedState};
 
 /// name -> (generation, uid) of each VirtualIP, as last seen.
 pub type Objects = BTreeMap<String, (Option<i64>, Option<String>)>;
@@ -22,33 +22,18 @@ pub type Objects = BTreeMap<String, (Option<i64>, Option<String>)>;
 /// name -> `status.master` as last seen on the API server.
 pub type Masters = BTreeMap<String, Option<String>>;
 
-/// What was last written for one VirtualIP: the fields of the instance that its status and
-/// Events reflect (counters are left out, so a steady state writes nothing), and the generation
-/// acted on.
+/// What was last written for one VirtualIP: the instance's reportable fields and the
+/// generation acted on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Written {
-    state: ReportedState,
-    reason: String,
-    priority: u8,
-    master: Option<String>,
-    error: Option<String>,
-    conflict: Option<String>,
-    /// Every transition is reported, even one back to the state last written: another node may
-    /// have changed the shared fields (`status.master`) in between.
-    since: String,
+    fields: Reportable,
     generation: Option<i64>,
 }
 
 impl Written {
     fn of(inst: &InstanceStatus, generation: Option<i64>) -> Written {
         Written {
-            state: inst.state,
-            reason: inst.reason.clone(),
-            priority: inst.priority,
-            master: inst.master.clone(),
-            error: inst.error.clone(),
-            conflict: inst.conflict.clone(),
-            since: inst.since.clone(),
+            fields: inst.reportable(),
             generation,
         }
     }
@@ -171,7 +156,7 @@ impl StatusWriter {
             match self.apply(name, Some(inst)).await {
                 Ok(()) => {
                     self.written.insert(name.clone(), key);
-                    let previous_state = previous.map(|p| p.state);
+                    let previous_state = previous.map(|p| p.fields.state);
                     if previous_state != Some(inst.state) {
                         self.event(name, inst, previous_state).await;
                     }
@@ -240,11 +225,17 @@ impl StatusWriter {
             (_, Some(e)) => format!("{}: cannot run: {e}", self.node),
             (Some(f), None) => format!(
                 "{}: {f} -> {} ({}), priority {}",
-                self.node, inst.state, inst.reason, inst.priority
+                self.node,
+                inst.state,
+                inst.reason_text(),
+                inst.priority
             ),
             (None, None) => format!(
                 "{}: {} ({}), priority {}",
-                self.node, inst.state, inst.reason, inst.priority
+                self.node,
+                inst.state,
+                inst.reason_text(),
+                inst.priority
             ),
         };
         let event = Event {
@@ -253,11 +244,9 @@ impl StatusWriter {
             } else {
                 EventType::Normal
             },
-            reason: if inst.reason.is_empty() {
-                inst.state.to_string()
-            } else {
-                inst.reason.clone()
-            },
+            reason: inst
+                .reason
+                .map_or_else(|| inst.state.to_string(), |r| r.to_string()),
             note: Some(note),
             action: format!("Become{}", inst.state),
             secondary: None,
@@ -335,7 +324,7 @@ fn node_status(node: &str, i: &InstanceStatus) -> NodeStatus {
         state: i.state.to_string(),
         priority: i.priority,
         since: Some(i.since.clone()),
-        reason: (!i.reason.is_empty()).then(|| i.reason.clone()),
+        reason: i.reason.map(|r| r.to_string()),
         message: i.error.clone(),
     }
 }

@@ -5,6 +5,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::json;
 
+use crate::vrrp::TransitionReason;
+
 use super::*;
 
 fn instance(state: ReportedState) -> InstanceStatus {
@@ -15,7 +17,7 @@ fn instance(state: ReportedState) -> InstanceStatus {
         version: 3,
         addresses: vec!["198.51.100.10".into(), "198.51.100.11".into()],
         state,
-        reason: "PriorityHigher".into(),
+        reason: Some(TransitionReason::HigherPriorityMaster),
         priority: 200,
         base_priority: 200,
         since: "2026-11-27T07:43:11.250Z".into(),
@@ -48,7 +50,7 @@ fn a_master_sets_master_priority_generation_and_ready() {
                     "state": "Master",
                     "priority": 200,
                     "since": "2026-11-27T07:43:11.250Z",
-                    "reason": "PriorityHigher",
+                    "reason": "HigherPriorityMaster",
                 }],
                 "observedGeneration": 4,
                 "master": "n1",
@@ -68,7 +70,7 @@ fn a_master_sets_master_priority_generation_and_ready() {
 #[test]
 fn a_backup_sets_only_its_own_entry() {
     let mut i = instance(ReportedState::Backup);
-    i.reason = String::new();
+    i.reason = None;
     let status = node_part("n2", None, &i, now());
     assert_eq!(
         patch_json("web", status)["status"],

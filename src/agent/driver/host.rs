@@ -8,9 +8,10 @@ use tokio::time::Instant;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
+use super::Driver;
 use super::io::{HostIo, Via};
-use super::{Driver, rfc3339};
 use crate::net::netlink::Link;
+use crate::rfc3339;
 use crate::status::FailedAction;
 use crate::vrrp::{State, TransitionReason};
 
@@ -56,8 +57,8 @@ impl<H: HostIo> Driver<H> {
         let master = self.published_master.map(|m| m.to_string());
         self.host.status.update(&self.cfg.name, |s| {
             s.state = to.into();
-            s.reason = reason.to_string();
-            s.since = rfc3339(since);
+            s.reason = Some(reason);
+            s.since = rfc3339::format(since);
             s.since_time = Some(since);
             s.master = master;
             s.counters.transitions += 1;

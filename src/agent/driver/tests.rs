@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::net::netlink::{Link, NetlinkError};
 use crate::status::{FailedAction, InstanceStatus, ReportedState, StatusStore};
 use crate::translate::{InterfaceFacts, NodeFacts, RouterConfig, parse_prefixed, translate};
-use crate::vrrp::{Advert, Auth, Version};
+use crate::vrrp::{Advert, Auth, TransitionReason, Version};
 
 /// One thing the driver did to the host.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -226,7 +226,7 @@ async fn a_higher_priority_master_takes_the_vips_away() {
     let st = s.status();
     assert_eq!(st.state, ReportedState::Backup);
     assert_eq!(st.master, Some(PEER.to_string()));
-    assert_eq!(st.reason, "HigherPriorityMaster");
+    assert_eq!(st.reason, Some(TransitionReason::HigherPriorityMaster));
     assert_eq!(st.counters.adverts_received, 1);
 }
 

@@ -16,8 +16,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::sync::Semaphore;
 
-use crate::agent::StatusStore;
 use crate::metrics::Metrics;
+use crate::status::StatusStore;
 
 /// What the endpoints read.
 #[derive(Clone)]

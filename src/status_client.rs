@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use crate::agent::InstanceStatus;
+use crate::status::InstanceStatus;
 
 /// Fetch `/status` from an agent (plain HTTP/1.0, bounded by a 3 s timeout).
 pub fn fetch(addr: SocketAddr) -> Result<Vec<InstanceStatus>, String> {
@@ -110,7 +110,7 @@ pub fn table(instances: &[InstanceStatus]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::status::{Counters, ReportedState};
+    use crate::status::{Counters, ReportedState};
 
     fn instance(name: &str, vrid: u8, state: ReportedState, error: Option<&str>) -> InstanceStatus {
         InstanceStatus {

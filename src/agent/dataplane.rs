@@ -1,5 +1,6 @@
 //! The node's data plane, shared by `kube-vrrp run` and `kube-vrrp agent`: netlink, link events,
-//! the host lock, leftover cleanup, metrics, status, the HTTP endpoints and the supervisor.
+//! the host lock, leftover cleanup, metrics, status and the supervisor. The front ends serve
+//! the HTTP endpoints from its status and metrics (the data plane does not know HTTP).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -7,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use super::{Desired, StatusStore, Supervisor};
-use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 use crate::net::host_lock::HostLock;
 use crate::net::{link, netlink::Netlink};
@@ -49,11 +49,10 @@ pub struct DataPlane {
 }
 
 impl DataPlane {
-    /// Take the host lock, connect netlink, serve HTTP. Touches no address: the caller takes
-    /// the leftovers ([`DataPlane::take_leftovers`]) once every start-up check has passed, so a
-    /// daemon that cannot start never removes anything.
-    /// `require_all`: `/readyz` also requires every instance to run (see [`HttpState`]).
-    pub async fn start(http_addr: SocketAddr, require_all: bool) -> Result<DataPlane, RunError> {
+    /// Take the host lock, connect netlink. Touches no address: the caller takes the leftovers
+    /// ([`DataPlane::take_leftovers`]) once every start-up check (its HTTP address too) has
+    /// passed, so a daemon that cannot start never removes anything.
+    pub fn start() -> Result<DataPlane, RunError> {
         // First of all: a second daemon in this network namespace must touch nothing.
         let lock = HostLock::take().map_err(|e| RunError::Setup(e.to_string()))?;
         let netlink = Netlink::connect().map_err(|e| RunError::Setup(format!("netlink: {e}")))?;
@@ -62,19 +61,6 @@ impl DataPlane {
         let metrics = Metrics::new();
         let status = StatusStore::default();
         let ready = Arc::new(AtomicBool::new(false));
-        let state = HttpState {
-            status: status.clone(),
-            metrics: metrics.clone(),
-            ready: ready.clone(),
-            require_all,
-        };
-        // The server task lives as long as the process.
-        let _server = http::serve(http_addr, state)
-            .await
-            .map_err(|source| RunError::Http {
-                addr: http_addr,
-                source,
-            })?;
         let supervisor = Supervisor::new(netlink.clone(), metrics.clone(), status.clone(), links);
         Ok(DataPlane {
             netlink,

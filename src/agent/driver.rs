@@ -48,6 +48,18 @@ pub enum Command {
     Release,
 }
 
+/// The trackers report to the driver through its channel.
+impl crate::track::set::ReportTo for mpsc::Sender<Command> {
+    async fn report(&self, c: Contribution) -> bool {
+        self.send(Command::Trackers {
+            adjustment: c.adjustment,
+            fault: c.fault,
+        })
+        .await
+        .is_ok()
+    }
+}
+
 /// An advert as received.
 #[derive(Debug)]
 pub struct Received {

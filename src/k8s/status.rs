@@ -11,10 +11,10 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client};
 use serde::Serialize;
 
-use crate::agent::{InstanceStatus, StatusStore};
 use crate::rfc3339;
 use crate::spec::{API_VERSION, Condition, KIND, NodeStatus, VirtualIP, VirtualIpStatus};
 use crate::status::{ErrorKind, Reportable, ReportedState};
+use crate::status::{InstanceStatus, StatusStore};
 
 /// name -> (generation, uid) of each VirtualIP, as last seen.
 pub type Objects = BTreeMap<String, (Option<i64>, Option<String>)>;

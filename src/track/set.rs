@@ -1,7 +1,7 @@
 //! The trackers of one instance: one prober task per tracker, and one task that runs their
 //! results through the pure core ([`super::hysteresis`]), keeps `/status` and the metrics
 //! current, logs each tracker's transitions once, and sends the instance's driver a
-//! [`Command::Trackers`] whenever the combined (adjustment, fault) changes.
+//! the combined (adjustment, fault) to its instance ([`ReportTo`]) whenever it changes.
 //!
 //! Process, file and interface trackers are read once before the instance starts, so it starts
 //! with their real state; a script tracker starts pending (keepalived's default state: no
@@ -13,10 +13,9 @@ use tokio::task::JoinHandle;
 use super::hysteresis::{Contribution, Health, TrackerCore, combine, passes};
 use super::script::ScriptProbe;
 use super::{Observation, file, interface, process};
-use crate::agent::driver::Command;
-use crate::agent::status::{StatusStore, TrackerStatus};
 use crate::metrics::Metrics;
 use crate::net::netlink::{Link, Netlink};
+use crate::status::{StatusStore, TrackerStatus};
 use crate::translate::{TrackerConfig, TrackerKind};
 
 /// What trackers use from the agent.
@@ -76,6 +75,13 @@ pub struct TrackerSet {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// Where a tracker set sends the combined state of its trackers: the instance's driver (the
+/// agent implements it for the driver's channel, so trackers need not know the driver).
+pub trait ReportTo: Send + 'static {
+    /// Report a new combined state; false once the instance is gone.
+    fn report(&self, c: Contribution) -> impl std::future::Future<Output = bool> + Send;
+}
+
 impl TrackerSet {
     /// Start the trackers of instance `vip`; returns the set and the combined state to start
     /// the instance with. Later changes go to `driver`. The supervisor has asked
@@ -85,7 +91,7 @@ impl TrackerSet {
         vip: &str,
         trackers: &[TrackerConfig],
         env: &TrackerEnv,
-        driver: mpsc::Sender<Command>,
+        driver: impl ReportTo,
     ) -> Result<(TrackerSet, Contribution), TrackError> {
         let mut set = TrackerSet {
             vip: vip.to_string(),
@@ -154,14 +160,10 @@ impl TrackerSet {
         let initial = agg.combined;
         set.tasks.push(tokio::spawn(async move {
             while let Some((i, observation)) = rx.recv().await {
-                if let Some(c) = agg.apply(i, observation) {
-                    let cmd = Command::Trackers {
-                        adjustment: c.adjustment,
-                        fault: c.fault,
-                    };
-                    if driver.send(cmd).await.is_err() {
-                        return; // the instance is gone
-                    }
+                if let Some(c) = agg.apply(i, observation)
+                    && !driver.report(c).await
+                {
+                    return; // the instance is gone
                 }
             }
         }));

@@ -70,7 +70,7 @@ fn advert_name(ms: u32) -> String {
     }
 }
 
-/// The VIP lifetime kube-vrrp installs (src/agent/driver.rs `vip_lifetime`): 3 x advert + 1 s,
+/// The VIP lifetime kube-vrrp installs (src/vrrp/timers.rs `vip_lifetime`): 3 x advert + 1 s,
 /// rounded up to whole seconds, at least 3 s.
 fn lifetime(advert_ms: u32) -> f64 {
     (3.0 * f64::from(advert_ms) / 1000.0 + 1.0).ceil().max(3.0)

@@ -3,11 +3,12 @@
 //! The protocol core ([`vrrp`]) is pure; everything that touches the world lives at the edges.
 
 pub mod address;
-pub mod agent;
 pub mod config;
 pub mod convert;
+pub mod dataplane;
 pub mod duration;
 pub mod file_read;
+pub mod file_watch;
 pub mod http;
 pub mod k8s;
 pub mod lb;
@@ -23,5 +24,4 @@ pub mod status_client;
 pub mod track;
 pub mod translate;
 pub mod vrrp;
-pub mod watch;
 pub mod yaml_messages;

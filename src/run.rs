@@ -9,11 +9,11 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::{Instant, sleep_until};
 
-pub use crate::agent::dataplane::RunError;
-use crate::agent::dataplane::{DataPlane, desired};
 use crate::config::{self, ConfigError, ConfigFile};
+pub use crate::dataplane::node::RunError;
+use crate::dataplane::node::{DataPlane, desired};
 use crate::file_read::{self, Stamp};
-use crate::watch::FileWatch;
+use crate::file_watch::FileWatch;
 
 /// Options of `kube-vrrp run`.
 #[derive(Clone, Debug)]
@@ -71,7 +71,7 @@ pub async fn run(opts: RunOptions, initial: ConfigFile, stamp: Stamp) -> Result<
     let mut term = signal(SignalKind::terminate()).map_err(|e| RunError::Setup(e.to_string()))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| RunError::Setup(e.to_string()))?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| RunError::Setup(e.to_string()))?;
-    // Woken by inotify (src/watch.rs), not a timer; then a stat, and the file is read only when
+    // Woken by inotify (src/file_watch.rs), not a timer; then a stat, and the file is read only when
     // it changed. Reading and parsing run on a blocking thread, never on the engine's: a huge
     // or slow file must not delay an advert (docs/hostile.md).
     let mut watch = FileWatch::new(&opts.config);

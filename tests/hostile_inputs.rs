@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::agents::*;
 use common::bed::*;
-use kube_vrrp::agent::InstanceStatus;
 use kube_vrrp::config::parse;
+use kube_vrrp::dataplane::InstanceStatus;
 
 fn vip(name: &str, extra_spec: &str) -> String {
     format!(
@@ -109,7 +109,7 @@ fn messages_count_documents_not_virtual_ips() {
 fn the_status_table_escapes_what_it_prints() {
     let forged = InstanceStatus {
         name: "web\nevil  51  eth0  Master".into(),
-        state: kube_vrrp::agent::status::ReportedState::Backup,
+        state: kube_vrrp::dataplane::status::ReportedState::Backup,
         ..Default::default()
     };
     let table = kube_vrrp::status_client::table(&[forged]);

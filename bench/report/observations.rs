@@ -20,7 +20,7 @@ pub(super) fn observations(r: &Results) -> Vec<String> {
         let with = two.iter().filter(|&&t| t > 0.0).count();
         if with > 0 {
             out.push(format!(
-                "kill -9 with kube-vrrp: the dead agent's VIP outlives node2's takeover in {with} of {} runs, two holders for {} (median [min–max]): the lifetime is {:.0} s from the last refresh, which a master makes on every advert (at 1 s adverts; src/agent/driver.rs refreshes once 0.9 s have passed), so the VIP goes 3–4 s after the kill, plus up to 1 s because the kernel expires lifetimes on whole seconds, while node2 takes over {:.3} s after node1's last advert. The dead agent's kernel still answers for the VIP meanwhile, and node2's gratuitous ARPs move the clients; a lifetime below the Master_Down_Interval would instead leave the VIP nowhere for a moment. keepalived keeps two holders until someone removes the VIP.",
+                "kill -9 with kube-vrrp: the dead agent's VIP outlives node2's takeover in {with} of {} runs, two holders for {} (median [min–max]): the lifetime is {:.0} s from the last refresh, which a master makes on every advert (at 1 s adverts; the engine refreshes once 0.9 s have passed, src/vrrp/timers.rs `VIP_REFRESH`), so the VIP goes 3–4 s after the kill, plus up to 1 s because the kernel expires lifetimes on whole seconds, while node2 takes over {:.3} s after node1's last advert. The dead agent's kernel still answers for the VIP meanwhile, and node2's gratuitous ARPs move the clients; a lifetime below the Master_Down_Interval would instead leave the VIP nowhere for a moment. keepalived keeps two holders until someone removes the VIP.",
                 kc.len(),
                 cell(&two, Unit::Time),
                 lifetime(1000),

@@ -20,9 +20,9 @@ use serde::de::DeserializeOwned;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, watch};
 
-use super::status::{self as k8s_status, StatusWriter};
+use super::status_writer::{self as k8s_status, StatusWriter};
 use super::view::{self, ClusterView, ViewedVip};
-use crate::agent::dataplane::{DataPlane, RunError, desired};
+use crate::dataplane::node::{DataPlane, RunError, desired};
 use crate::spec::VirtualIP;
 use crate::track::pods::{PodFacts, PodsView};
 
@@ -55,9 +55,9 @@ async fn wanted(
     opts: &AgentOptions,
     labels: &BTreeMap<String, String>,
     file: &crate::translate::Documents,
-) -> crate::agent::Desired {
+) -> crate::dataplane::Desired {
     if opts.honor_exclude_label && labels.contains_key(EXCLUDE_LABEL) {
-        return crate::agent::Desired::new();
+        return crate::dataplane::Desired::new();
     }
     desired(netlink, &opts.node_name, labels, file).await
 }

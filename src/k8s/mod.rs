@@ -2,5 +2,5 @@
 
 pub mod agent;
 pub mod crd;
-pub mod status;
+pub mod status_writer;
 pub mod view;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use tokio::sync::broadcast;
 
 use super::Supervisor;
-use crate::agent::status::{ErrorKind, ReportedState, StatusStore};
+use crate::dataplane::status::{ErrorKind, ReportedState, StatusStore};
 use crate::metrics::Metrics;
 use crate::net::netlink::Netlink;
 use crate::translate::{InterfaceFacts, NodeFacts, parse_prefixed, translate};

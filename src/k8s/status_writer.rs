@@ -374,5 +374,5 @@ pub async fn run(
 }
 
 #[cfg(test)]
-#[path = "status_tests.rs"]
+#[path = "status_writer_tests.rs"]
 mod tests;

@@ -1,4 +1,4 @@
-//! The node's data plane, shared by `kube-vrrp run` and `kube-vrrp agent`: netlink, link events,
+//! The data plane of a node (started by both front ends): netlink, link events,
 //! the host lock, leftover cleanup, metrics, status and the supervisor. The front ends serve
 //! the HTTP endpoints from its status and metrics (the data plane does not know HTTP).
 

@@ -1,9 +1,10 @@
-//! The agent: a supervisor of instance drivers, one listener per interface, status.
+//! The node's data plane, shared by `kube-vrrp run` and `kube-vrrp agent`: a supervisor of
+//! instance drivers, one listener per interface and family, sync groups, notify hooks.
 
-pub mod dataplane;
 pub mod deadline;
 pub mod driver;
 pub mod listener;
+pub mod node;
 pub mod notify;
 pub mod supervisor;
 pub mod sync;

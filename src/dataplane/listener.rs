@@ -138,11 +138,13 @@ fn deliver(received: Received, routes: &Routes, metrics: &Metrics, interface: &s
     let vrid = advert.vrid;
     // A full queue means the instance is far behind; dropping is what the wire would do, and
     // the next advert carries the same information.
-    let _ = tx.try_send(Command::Advert(Box::new(crate::agent::driver::Received {
-        src: received.src,
-        advert,
-        received_at: received.received_at,
-    })));
+    let _ = tx.try_send(Command::Advert(Box::new(
+        crate::dataplane::driver::Received {
+            src: received.src,
+            advert,
+            received_at: received.received_at,
+        },
+    )));
     Fate::Routed(vrid)
 }
 

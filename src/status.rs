@@ -285,6 +285,16 @@ impl StatusStore {
             .remove(name);
     }
 
+    /// Names of every instance, in name order.
+    pub fn names(&self) -> Vec<String> {
+        self.inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
     /// Names of the instances that cannot run (in Error), in name order.
     pub fn failed(&self) -> Vec<String> {
         self.snapshot()

@@ -37,6 +37,14 @@ pub enum HookState {
 }
 
 impl HookState {
+    /// Every hook.
+    pub const ALL: [HookState; 4] = [
+        HookState::Master,
+        HookState::Backup,
+        HookState::Fault,
+        HookState::Stop,
+    ];
+
     /// The hook of a new engine state.
     pub fn of(state: State) -> HookState {
         match state {
@@ -80,6 +88,13 @@ pub enum HookFailure {
 }
 
 impl HookFailure {
+    /// Every failure kind.
+    pub const ALL: [HookFailure; 3] = [
+        HookFailure::Failed,
+        HookFailure::CannotRun,
+        HookFailure::QueueFull,
+    ];
+
     /// The `reason` label.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -155,6 +170,21 @@ impl Notifier {
     /// How long one hook may run.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+}
+
+/// Forget the hook series of a VirtualIP that is gone.
+pub fn forget(metrics: &Metrics, vip: &str) {
+    for state in HookState::ALL {
+        let _ = metrics
+            .notify_runs
+            .remove_label_values(&[vip, state.as_str()]);
+        for why in HookFailure::ALL {
+            let _ =
+                metrics
+                    .notify_failures
+                    .remove_label_values(&[vip, state.as_str(), why.as_str()]);
+        }
     }
 }
 

@@ -169,7 +169,13 @@ impl Supervisor {
             let removed = !matches!(desired.get(&name), Some(Ok(_)));
             self.stop(&name, deleted.contains(&name)).await;
             if removed {
-                self.status.remove(&name);
+                self.forget(&name);
+            }
+        }
+        // Instances that could not run and are no longer wanted.
+        for name in self.status.names() {
+            if !desired.contains_key(&name) && !self.running.contains_key(&name) {
+                self.forget(&name);
             }
         }
         for (name, want) in desired {
@@ -195,6 +201,13 @@ impl Supervisor {
     /// Make the node's pods available to pods trackers (the Kubernetes agent does this).
     pub fn set_pods(&mut self, pods: tokio::sync::watch::Receiver<crate::track::pods::PodsView>) {
         self.pods = Some(pods);
+    }
+
+    /// Forget an instance that is no longer wanted: its status goes, and with it every
+    /// per-instance series (metrics.rs draws them from the status); the hook series apart.
+    fn forget(&self, name: &str) {
+        self.status.remove(name);
+        super::notify::forget(&self.metrics, name);
     }
 
     fn report_error(&self, name: &str, kind: ErrorKind, error: &str) {

@@ -61,3 +61,33 @@ async fn the_kubernetes_agent_refuses_notify_hooks() {
     let (_, kind, _) = kind_after_apply(true).await;
     assert_eq!(kind, Some(ErrorKind::CannotStart));
 }
+
+#[tokio::test]
+async fn an_instance_no_longer_wanted_leaves_no_status_and_no_series() {
+    let netlink = Netlink::connect().expect("netlink (the tests run where it exists)");
+    let (links, _) = broadcast::channel(16);
+    let status = StatusStore::default();
+    let metrics = Metrics::new();
+    let mut sup = Supervisor::new(netlink, metrics.clone(), status.clone(), links);
+    sup.allow_notify_hooks();
+    let desired = BTreeMap::from([
+        ("web".to_string(), Ok(with_hooks())),
+        (
+            "bad".to_string(),
+            Err("spec.vrid: must be 1..255".to_string()),
+        ),
+    ]);
+    sup.apply(&desired, &[]).await;
+    metrics
+        .notify_runs
+        .with_label_values(&["web", "master"])
+        .inc();
+    assert_eq!(status.names(), ["bad", "web"]);
+    let text = metrics.render(&status.snapshot());
+    assert!(text.contains(r#"vip="web""#), "{text}");
+    sup.apply(&BTreeMap::new(), &["web".to_string(), "bad".to_string()])
+        .await;
+    assert!(status.names().is_empty(), "{:?}", status.names());
+    let text = metrics.render(&status.snapshot());
+    assert!(!text.contains("vip="), "{text}");
+}

@@ -18,6 +18,7 @@ use crate::vrrp::timers::VIP_REFRESH;
 use crate::vrrp::{AnnounceTiming, Auth, InstanceConfig};
 
 mod added;
+mod fields;
 pub mod http;
 mod input;
 mod parse;

@@ -8,6 +8,8 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::{Instant, sleep_until};
 
 mod host;
+
+pub use super::command::{Command, Received};
 pub mod io;
 #[cfg(test)]
 mod tests;
@@ -23,53 +25,9 @@ use crate::net::socket::group_for;
 use crate::status::{FailedAction, StatusStore};
 use crate::track::Contribution;
 use crate::translate::RouterConfig;
-use crate::vrrp::sync::{GroupInput, MemberView};
+use crate::vrrp::sync::MemberView;
 use crate::vrrp::timers::vip_lifetime;
 use crate::vrrp::{Action, Advert, Instance, State};
-
-/// What a driver is told from outside.
-#[derive(Debug)]
-pub enum Command {
-    /// An advert that passed the packet-level checks. Boxed: every instance's channel holds
-    /// a block of 32 commands, 16 bytes each this way instead of 80.
-    Advert(Box<Received>),
-    /// New tracker state: the summed weight adjustment and whether a weight-0 tracker is down.
-    Trackers {
-        /// Sum of weights in effect.
-        adjustment: i32,
-        /// A weight-0 tracker is down.
-        fault: bool,
-    },
-    /// The sync group's input changed.
-    Group(GroupInput),
-    /// Leave gracefully (priority 0 and handover when master) and stop.
-    Shutdown,
-    /// Leave at once (priority 0, addresses removed now) and stop: the VirtualIP is deleted.
-    Release,
-}
-
-/// The trackers report to the driver through its channel.
-impl crate::track::set::ReportTo for mpsc::Sender<Command> {
-    async fn report(&self, c: Contribution) -> bool {
-        self.send(Command::Trackers {
-            adjustment: c.adjustment,
-            fault: c.fault,
-        })
-        .await
-        .is_ok()
-    }
-}
-
-/// An advert as received.
-#[derive(Debug)]
-pub struct Received {
-    /// Sender.
-    pub src: IpAddr,
-    /// The advert.
-    pub advert: Advert,
-    /// When the kernel received it, if known.
-    pub received_at: Option<SystemTime>,
-}
 
 /// What a driver needs from the host: its I/O (`io`) and the process's shared parts.
 #[derive(Clone, Debug)]

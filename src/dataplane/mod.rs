@@ -1,6 +1,7 @@
 //! The node's data plane, shared by `kube-vrrp run` and `kube-vrrp agent`: a supervisor of
 //! instance drivers, one listener per interface and family, sync groups, notify hooks.
 
+pub mod command;
 pub mod deadline;
 pub mod driver;
 pub mod listener;

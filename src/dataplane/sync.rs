@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use tokio::sync::mpsc;
 
-use super::driver::Command;
+use super::command::Command;
 use crate::vrrp::sync::{GroupInput, MemberView, group_inputs};
 
 /// A message to a group's task.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hyper::Uri;
 
-use super::tracker::{Fields, check_interval, check_rise_fall};
+use super::fields::{Fields, check_interval, check_rise_fall};
 use crate::spec::HttpTracker;
 
 /// An http tracker URL that cannot be fetched.

@@ -8,7 +8,8 @@ use crate::bed::{Bed, Proc, wait_until};
 use crate::k8s::{ApiServer, start_k8s_agent};
 use crate::ping::Ping;
 use crate::sys::{PRIOS, master_down};
-use crate::watch::{Watch, intervals, now};
+use crate::watch::intervals;
+use crate::watch::{Watch, now};
 
 /// One apply.
 #[derive(Debug, Clone)]

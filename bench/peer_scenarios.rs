@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::bed::{VIP4, wait_until};
+use crate::holders::overlap;
 use crate::peers::{Peer, PeerCluster, restart_api};
 use crate::ping::{Ping, PingLog, Sent};
 use crate::sys;
-use crate::watch::{Watch, intervals, now, overlap};
+use crate::watch::intervals;
+use crate::watch::{Watch, now};
 
 /// What the client saw around one fault.
 #[derive(Debug, Clone)]

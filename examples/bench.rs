@@ -15,8 +15,14 @@ mod k8s;
 
 #[path = "../bench/driver.rs"]
 mod driver;
+#[path = "../bench/footprint.rs"]
+mod footprint;
+#[path = "../bench/holders.rs"]
+mod holders;
 #[path = "../bench/k8s_api.rs"]
 mod k8s_api;
+#[path = "../bench/options.rs"]
+mod options;
 #[path = "../bench/peer_report.rs"]
 mod peer_report;
 #[path = "../bench/peer_run.rs"]

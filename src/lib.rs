@@ -5,6 +5,7 @@
 pub mod address;
 pub mod config;
 pub mod convert;
+pub mod daemon;
 pub mod dataplane;
 pub mod duration;
 pub mod file_read;

@@ -29,22 +29,7 @@ pub struct RunOptions {
 /// Run until SIGTERM/SIGINT. `initial` is the already loaded and checked file, `stamp` the
 /// version of the file it was read from (a change made since is picked up).
 pub async fn run(opts: RunOptions, initial: ConfigFile, stamp: Stamp) -> Result<(), RunError> {
-    let mut plane = DataPlane::start()?;
-    // `/readyz` also requires every instance to run here (see `HttpState::require_all`).
-    let _server = crate::http::serve(
-        opts.http_addr,
-        crate::http::HttpState {
-            status: plane.status.clone(),
-            metrics: plane.metrics.clone(),
-            ready: plane.ready.clone(),
-            require_all: true,
-        },
-    )
-    .await
-    .map_err(|source| RunError::Http {
-        addr: opts.http_addr,
-        source,
-    })?;
+    let mut plane = crate::daemon::start(opts.http_addr, true).await?;
     // Every start-up check passed (lock, netlink, HTTP): now the leftovers may be touched.
     plane.take_leftovers().await?;
     let DataPlane {

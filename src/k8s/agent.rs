@@ -74,21 +74,7 @@ struct Shared {
 
 /// Run until SIGTERM/SIGINT.
 pub async fn run(opts: AgentOptions) -> Result<(), RunError> {
-    let mut plane = DataPlane::start()?;
-    let _server = crate::http::serve(
-        opts.http_addr,
-        crate::http::HttpState {
-            status: plane.status.clone(),
-            metrics: plane.metrics.clone(),
-            ready: plane.ready.clone(),
-            require_all: false,
-        },
-    )
-    .await
-    .map_err(|source| RunError::Http {
-        addr: opts.http_addr,
-        source,
-    })?;
+    let mut plane = crate::daemon::start(opts.http_addr, false).await?;
     let mut config = kube::Config::infer().await.map_err(|e| {
         RunError::Setup(format!("Kubernetes client (in-cluster or KUBECONFIG): {e}"))
     })?;

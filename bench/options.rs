@@ -28,6 +28,8 @@ pub struct Opts {
     pub budget: Duration,
     /// The systems to run (both unless --systems says otherwise).
     pub systems: Vec<System>,
+    /// The floors measured beside them in the footprint (both unless --floors says otherwise).
+    pub floors: Vec<System>,
     /// The Kubernetes peers' part (`peers`): systems, repetitions, outage, budget.
     pub peers: Vec<crate::peers::Peer>,
     /// Repetitions of the peer scenarios.
@@ -44,13 +46,14 @@ impl Opts {
             reps: 10,
             crash_reps_keepalived: 3,
             crash_window: 15.0,
-            idle: 60.0,
+            idle: 50.0,
             steady: 60.0,
             k8s_reps: 5,
             only: Vec::new(),
             out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs"),
-            budget: Duration::from_secs(17 * 60),
+            budget: Duration::from_secs(19 * 60),
             systems: System::BOTH.to_vec(),
+            floors: System::FLOORS.to_vec(),
             peers: crate::peers::Peer::ALL.to_vec(),
             peer_reps: 10,
             outage: 60.0,
@@ -91,9 +94,15 @@ impl Opts {
                         .filter(|s| val.split(',').any(|v| v == s.name()))
                         .collect()
                 }
+                "--floors" => {
+                    o.floors = System::FLOORS
+                        .into_iter()
+                        .filter(|s| val.split(',').any(|v| s.name().contains(v)))
+                        .collect()
+                }
                 "-h" | "--help" => {
                     println!(
-                        "bench [--reps N] [--crash-reps-keepalived N] [--crash-window S] [--idle S] [--steady S] [--k8s-reps N] [--budget S] [--only loss1s,loss100ms,loss10ms,handover,crash,footprint,k8s,peers] [--systems kube-vrrp,keepalived] [--peers kube-vrrp,metallb,lease-5s,lease-15s] [--peer-reps N] [--outage S] [--peer-budget S] [--out DIR]"
+                        "bench [--reps N] [--crash-reps-keepalived N] [--crash-window S] [--idle S] [--steady S] [--k8s-reps N] [--budget S] [--only loss1s,loss100ms,loss10ms,handover,crash,footprint,k8s,peers] [--systems kube-vrrp,keepalived] [--floors tokio,epoll|none] [--peers kube-vrrp,metallb,lease-5s,lease-15s] [--peer-reps N] [--outage S] [--peer-budget S] [--out DIR]"
                     );
                     std::process::exit(0)
                 }

@@ -148,7 +148,7 @@ fn render(r: &Results, machine_table: &str) -> String {
 - Node loss: `ip link set eth0 down` in node1's namespace; takeover = node1's last advert on the bridge → the VIP added on node2. Bound = RFC 5798 Master_Down_Interval of node2 = 3 × advert + (256 − 200)/256 × advert.\n\
 - Planned handover: SIGTERM to node1's daemon (keepalived: the parent, which stops its VRRP child).\n\
 - kill -9: SIGKILL to node1's daemon (keepalived: parent and VRRP child) 3 s after node1 held the VIP alone, link up; watched for {:.0} s.\n\
-- Footprint: both systems side by side in two beds, measured over the same {:.0} s (same background load); the second system is started only once the first one's election has settled (node1 holds every VIP alone, or 90 s passed; keepalived first with 255 instances), and the idle period starts 6 s after the last election; CPU = run time of every thread (/proc/PID/task/*/schedstat; utime+stime from /proc/PID/stat when threads came or went), RSS from /proc/PID/status, PSS from /proc/PID/smaps_rollup; keepalived counts its parent and VRRP child. 255 instances: vrids 1–255, VIPs 198.51.100.128–254 and 203.0.113.1–128.\n\
+- Footprint: both systems side by side in two beds, and the two floors (below) in two more, measured over the same {:.0} s (same background load); the second system is started only once the first one's election has settled (node1 holds every VIP alone, or 90 s passed; keepalived first with 255 instances), and the idle period starts 6 s after the last election; CPU = run time of every thread (/proc/PID/task/*/schedstat; utime+stime from /proc/PID/stat when threads came or went), RSS from /proc/PID/status, PSS from /proc/PID/smaps_rollup; keepalived counts its parent and VRRP child. 255 instances: vrids 1–255, VIPs 198.51.100.128–254 and 203.0.113.1–128.\n\
 - API server: hack/apiserver as a control-plane host on the bridge (198.51.100.5), three `kube-vrrp agent`s, kubectl through `ip netns exec`; each apply is a new VirtualIP while the agents run; steady-state writes = change of `kube_vrrp_api_writes_total` summed over the nodes, and every VirtualIP's resourceVersion before and after.",
         r.crash_window, r.idle
     );
@@ -169,6 +169,7 @@ fn render(r: &Results, machine_table: &str) -> String {
             x.scenario, x.kube, x.keep, x.ratio, x.note
         );
     }
+    s.push_str(&footprint::floor_table(r));
     let _ = writeln!(s, "\n## Targets (design.md §7)\n");
     let _ = writeln!(s, "| target | measured | |\n|---|---|---|");
     for t in &targets {

@@ -119,10 +119,19 @@ fn sample() -> Results {
         (1, 1000, 2),
         (1, 50, 3),
         (50, 1000, 3),
+        (50, 1000, 2),
         (255, 1000, 3),
     ] {
         r.foot.push((KubeVrrp, foot(n, advert, version, true)));
         r.foot.push((Keepalived, foot(n, advert, version, false)));
+        // The floors: the tokio one between the two, the epoll one at keepalived's.
+        let mut tokio = foot(n, advert, version, false);
+        tokio.cpu_ms_min *= 1.1;
+        r.foot.push((crate::sys::System::FloorTokio, tokio));
+        r.foot.push((
+            crate::sys::System::FloorEpoll,
+            foot(n, advert, version, false),
+        ));
     }
     r.k8s = Some(K8sResult {
         applies: vec![

@@ -17,17 +17,27 @@ pub enum System {
     KubeVrrp,
     /// Debian's keepalived 2.2.7.
     Keepalived,
+    /// bench/floor on a current-thread tokio runtime: the least a Rust/tokio router does
+    /// while idle (footprint only).
+    FloorTokio,
+    /// bench/floor on epoll and a timerfd by hand, keepalived's shape (footprint only).
+    FloorEpoll,
 }
 
 impl System {
     /// Both, in the order the report shows them.
     pub const BOTH: [System; 2] = [System::KubeVrrp, System::Keepalived];
 
+    /// The two floors, measured beside both in the footprint.
+    pub const FLOORS: [System; 2] = [System::FloorTokio, System::FloorEpoll];
+
     /// Display name.
     pub fn name(self) -> &'static str {
         match self {
             System::KubeVrrp => "kube-vrrp",
             System::Keepalived => "keepalived",
+            System::FloorTokio => "floor (tokio)",
+            System::FloorEpoll => "floor (epoll)",
         }
     }
 }
@@ -176,7 +186,54 @@ pub fn start(bed: &Bed, system: System, node: usize, routers: &[Router]) -> Proc
             start_agent(bed, host, &cfg)
         }
         System::Keepalived => start_keepalived(bed, host, &keepalived_config(routers, node)),
+        System::FloorTokio | System::FloorEpoll => {
+            let args = floor_args(system == System::FloorTokio, routers, node, &host.ip4);
+            let mut argv = vec![floor_binary()];
+            argv.extend(args);
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            bed.spawn(host, "floor", &argv)
+        }
     }
+}
+
+/// bench/floor's binary: $KUBE_VRRP_FLOOR_BIN (bench/run builds it), else its release build
+/// in the default place.
+fn floor_binary() -> String {
+    std::env::var("KUBE_VRRP_FLOOR_BIN")
+        .unwrap_or_else(|_| "bench/floor/target/release/idle-floor".to_string())
+}
+
+/// The floor's flags for node `node` (0-based: node1 is the master, as it is elected in the
+/// other systems).
+pub fn floor_args(tokio: bool, routers: &[Router], node: usize, source: &str) -> Vec<String> {
+    let first = routers.first();
+    let mut a: Vec<String> = [
+        "--runtime",
+        if tokio { "tokio" } else { "epoll" },
+        "--role",
+        if node == 0 { "master" } else { "backup" },
+        "--interface",
+        "eth0",
+        "--source",
+        source,
+        "--password",
+        PASS,
+    ]
+    .map(String::from)
+    .to_vec();
+    a.extend([
+        "--priority".to_string(),
+        PRIOS[node].to_string(),
+        "--version".to_string(),
+        first.map_or(3, |r| r.version).to_string(),
+        "--interval-ms".to_string(),
+        first.map_or(1000, |r| r.advert_ms).to_string(),
+    ]);
+    for r in routers {
+        a.push("--router".into());
+        a.push(format!("{}={}", r.vrid, r.vip));
+    }
+    a
 }
 
 /// Start `system` on every node, in `order` (node indexes).

@@ -62,7 +62,11 @@ pub(super) fn observations(r: &Results) -> Vec<String> {
             }
         }
     }
-    for (sys, f) in r.foot.iter().filter(|(_, f)| f.instances > 1) {
+    for (sys, f) in r
+        .foot
+        .iter()
+        .filter(|(s, f)| f.instances > 1 && !System::FLOORS.contains(s))
+    {
         if f.others_max > 0 || f.ready_after.is_none_or(|t| t > 10.0) {
             let mut text = format!(
                 "{} with {} instances per node: node1 held every VIP alone only after {}; meanwhile node2 and node3 held up to {} VIPs, the VIPs moving back and forth.",

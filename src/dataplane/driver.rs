@@ -348,37 +348,46 @@ impl<H: HostIo> Driver<H> {
 
     async fn send(&mut self, advert: &Advert) {
         let src = self.cfg.instance.primary;
-        let peers = &self.cfg.instance.unicast_peers;
-        let targets: Vec<IpAddr> = if peers.is_empty() {
-            vec![group_for(src)]
-        } else {
-            // One peer list serves every node, so it may name this node itself: skip it.
-            peers.iter().copied().filter(|p| *p != src).collect()
-        };
-        for dst in targets {
-            match advert.encode_with(src, dst, self.cfg.checksum) {
-                Ok(bytes) => match self.send_bytes(&bytes, dst).await {
-                    Ok(()) => {
-                        self.host
-                            .status
-                            .count(&self.cfg.name, |c| c.adverts_sent += 1);
-                    }
-                    // A down link refuses sends; the link monitor moves us to Fault.
-                    Err(e) => self.action_error(FailedAction::Send, &e.to_string()),
-                },
-                Err(e) => self.action_error(FailedAction::Encode, &e.to_string()),
-            }
+        if self.cfg.instance.unicast_peers.is_empty() {
+            return self.send_to(advert, group_for(src)).await;
+        }
+        // One peer list serves every node, so it may name this node itself: skip it.
+        let peers = self.cfg.instance.unicast_peers.clone();
+        for dst in peers.into_iter().filter(|p| *p != src) {
+            self.send_to(advert, dst).await;
         }
     }
 
-    /// Install (or refresh the lifetime of) every VIP.
+    async fn send_to(&mut self, advert: &Advert, dst: IpAddr) {
+        let src = self.cfg.instance.primary;
+        match advert.encode_with(src, dst, self.cfg.checksum) {
+            Ok(bytes) => match self.send_bytes(&bytes, dst).await {
+                Ok(()) => {
+                    self.host
+                        .status
+                        .count(&self.cfg.name, |c| c.adverts_sent += 1);
+                }
+                // A down link refuses sends; the link monitor moves us to Fault.
+                Err(e) => self.action_error(FailedAction::Send, &e.to_string()),
+            },
+            Err(e) => self.action_error(FailedAction::Encode, &e.to_string()),
+        }
+    }
+
+    /// Install (or refresh the lifetime of) every VIP. A master does this every advert: no
+    /// allocation unless a request fails.
     fn refresh_vips(&mut self) {
         let lifetime = vip_lifetime(self.cfg.instance.advert_interval);
-        let link = self.vip_link().clone();
-        for vip in self.cfg.vips.clone() {
-            if let Err(e) = self.host.io.install_vip(&link, vip, lifetime) {
-                self.action_error(FailedAction::InstallVip, &e.to_string());
-            }
+        let link = self.vip_link();
+        let failed: Vec<String> = self
+            .cfg
+            .vips
+            .iter()
+            .filter_map(|vip| self.host.io.install_vip(link, *vip, lifetime).err())
+            .map(|e| e.to_string())
+            .collect();
+        for e in failed {
+            self.action_error(FailedAction::InstallVip, &e);
         }
     }
 }

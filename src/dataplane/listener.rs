@@ -127,12 +127,9 @@ fn deliver(received: Received, routes: &Routes, metrics: &Metrics, interface: &s
     if crate::address::no_router(received.src) {
         return dropped(Discard::BadSource);
     }
-    let target = routes
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&advert.vrid)
-        .cloned();
-    let Some(tx) = target else {
+    let routes = routes.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(tx) = routes.get(&advert.vrid) else {
+        drop(routes);
         return dropped(Discard::UnknownVrid);
     };
     let vrid = advert.vrid;

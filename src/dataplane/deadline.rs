@@ -8,6 +8,12 @@
 //! advert for a lone master, where this timer costs one. Why not a timerfd per instance: 255
 //! of them fire apart, a wake-up each; here deadlines within an instance's slack (a
 //! thousandth of its advert interval, at most 1 ms) fire together.
+//!
+//! A deadline that moves later (a backup hearing its master) re-arms the timerfd only once
+//! the tasks woken with it have run, when other deadlines share the timer: a burst of 255
+//! adverts then costs one `timerfd_settime`, not 255. Until then the timerfd may fire early,
+//! which finds nothing due and re-arms; it never fires late, because a deadline that moves
+//! earlier re-arms at once.
 #![allow(unsafe_code)] // talks to the kernel through libc (see the `unsafe` blocks)
 
 use std::collections::BTreeMap;
@@ -18,6 +24,7 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use tokio::io::unix::AsyncFd;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// The most a deadline may fire late so that it can share a wake-up with others.
@@ -36,6 +43,10 @@ struct Shared {
     entries: BTreeMap<(Instant, u64), Entry>,
     /// When the timerfd is set to expire.
     armed: Option<Instant>,
+    /// A later deadline is waiting for the serving task to re-arm (see the module's notes).
+    rearm_pending: bool,
+    /// Wakes the serving task for that re-arm.
+    rearm_later: Arc<Notify>,
     next_id: u64,
 }
 
@@ -64,13 +75,16 @@ impl Timers {
         let fd = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
             .map_err(io::Error::from)?;
         let fd = Arc::new(fd);
+        let rearm_later = Arc::new(Notify::new());
         let shared = Arc::new(Mutex::new(Shared {
             fd: fd.clone(),
             entries: BTreeMap::new(),
             armed: None,
+            rearm_pending: false,
+            rearm_later: rearm_later.clone(),
             next_id: 0,
         }));
-        tokio::spawn(serve(fd, Arc::downgrade(&shared)));
+        tokio::spawn(serve(fd, rearm_later, Arc::downgrade(&shared)));
         Ok(Timers { shared })
     }
 
@@ -85,30 +99,42 @@ fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Wake the owners of due deadlines whenever the timerfd expires; ends with the last handle.
-async fn serve(fd: Arc<AsyncFd<OwnedFd>>, shared: Weak<Mutex<Shared>>) {
+/// Wake the owners of due deadlines whenever the timerfd expires, and re-arm when asked;
+/// ends with the last handle.
+async fn serve(fd: Arc<AsyncFd<OwnedFd>>, rearm_later: Arc<Notify>, shared: Weak<Mutex<Shared>>) {
     loop {
-        let Ok(mut guard) = fd.readable().await else {
-            return;
+        let expired = tokio::select! {
+            guard = fd.readable() => {
+                let Ok(mut guard) = guard else {
+                    return;
+                };
+                let mut expirations = [0u8; 8];
+                // SAFETY: reading 8 bytes into an 8-byte buffer. The count is not needed: an
+                // EAGAIN means a re-arm cancelled the expiry, and due entries are found by time.
+                unsafe {
+                    libc::read(
+                        fd.as_raw_fd(),
+                        expirations.as_mut_ptr().cast(),
+                        expirations.len(),
+                    )
+                };
+                guard.clear_ready();
+                true
+            }
+            () = rearm_later.notified() => false,
         };
-        let mut expirations = [0u8; 8];
-        // SAFETY: reading 8 bytes into an 8-byte buffer. The count is not needed: an
-        // EAGAIN means a re-arm cancelled the expiry, and due entries are found by time.
-        unsafe {
-            libc::read(
-                fd.as_raw_fd(),
-                expirations.as_mut_ptr().cast(),
-                expirations.len(),
-            )
-        };
-        guard.clear_ready();
         let Some(shared) = shared.upgrade() else {
             return;
         };
         let due = {
             let mut s = lock(&shared);
-            s.armed = None;
-            let due = s.take_due(Instant::now());
+            s.rearm_pending = false;
+            let due = if expired {
+                s.armed = None;
+                s.take_due(Instant::now())
+            } else {
+                Vec::new()
+            };
             s.rearm();
             due
         };
@@ -137,6 +163,21 @@ impl Shared {
     fn forget(&mut self, key: (Instant, u64)) {
         self.entries.remove(&key);
         self.rearm();
+    }
+
+    /// After a deadline moved: re-arm now if the timerfd would fire too late, else (it would
+    /// fire early, and other deadlines share it) once the woken tasks have run.
+    fn rearm_soon(&mut self) {
+        let want = self.entries.keys().next().map(|(latest, _)| *latest);
+        match (want, self.armed) {
+            (Some(want), Some(armed)) if want > armed && self.entries.len() > 1 => {
+                if !self.rearm_pending {
+                    self.rearm_pending = true;
+                    self.rearm_later.notify_one();
+                }
+            }
+            _ => self.rearm(),
+        }
     }
 
     /// Set the timerfd to the earliest latest-time, or disarm it.
@@ -290,7 +331,7 @@ impl Alarm {
             s.entries.insert(key, Entry { at, waker });
             self.key = Some(key);
         }
-        s.rearm();
+        s.rearm_soon();
         self.at = at;
     }
 
@@ -388,6 +429,38 @@ mod tests {
         }
         // A dropped timer leaves nothing behind.
         assert!(timers.lock().entries.is_empty());
+    }
+
+    #[tokio::test]
+    async fn later_deadlines_rearm_once_after_the_burst_and_never_late() {
+        let timers = Timers::start().unwrap();
+        let start = Instant::now();
+        let mut a = timer(&timers);
+        let mut b = timer(&timers);
+        a.set(Some(start + Duration::from_millis(20)));
+        b.set(Some(start + Duration::from_millis(40)));
+        let first = timers.lock().armed;
+        // `a` moves later: the timerfd stays armed early until the serving task runs.
+        a.set(Some(start + Duration::from_millis(60)));
+        assert_eq!(timers.lock().armed, first);
+        assert!(timers.lock().rearm_pending);
+        tokio::task::yield_now().await;
+        tokio::task::yield_now().await;
+        {
+            let s = timers.lock();
+            assert!(!s.rearm_pending);
+            assert_eq!(s.armed, s.entries.keys().next().map(|k| k.0));
+        }
+        // Moving earlier re-arms at once.
+        b.set(Some(start + Duration::from_millis(30)));
+        assert_eq!(
+            timers.lock().armed,
+            Some(start + Duration::from_millis(30) + Duration::from_micros(10))
+        );
+        b.fired().await;
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        a.fired().await;
+        assert!(start.elapsed() >= Duration::from_millis(60));
     }
 
     #[tokio::test]

@@ -231,6 +231,10 @@ imports = []
     sandbox = '$PAUSE_IMAGE'
 [plugins.'io.containerd.cri.v1.runtime']
   restrict_oom_score_adj = true
+  # The pods' network namespaces under the state directory, not /run/netns: \`down\` unmounts
+  # everything under the bed's directory, so none outlives the bed (a killed kubelet never
+  # removes its sandboxes, and cni-* namespaces were left in the host's /run/netns).
+  netns_mounts_under_state_dir = true
   [plugins.'io.containerd.cri.v1.runtime'.containerd]
     default_runtime_name = 'runc'
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]

@@ -374,8 +374,8 @@ impl<H: HostIo> Driver<H> {
         }
     }
 
-    /// Install (or refresh the lifetime of) every VIP. A master does this every advert: no
-    /// allocation unless a request fails.
+    /// Install (or refresh the lifetime of) every VIP. A master refreshes with an advert at most
+    /// every `VIP_REFRESH` (900 ms), so this stays off the heap unless a request fails.
     fn refresh_vips(&mut self) {
         let lifetime = vip_lifetime(self.cfg.instance.advert_interval);
         let link = self.vip_link();

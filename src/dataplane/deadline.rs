@@ -9,6 +9,11 @@
 //! of them fire apart, a wake-up each; here deadlines within an instance's slack (a
 //! thousandth of its advert interval, at most 1 ms) fire together.
 //!
+//! Every deadline woken by one expiry is told the same instant, the time the expiry was seen
+//! (keepalived computes every timer of a loop pass from one cached time): the engines that
+//! fire together set their next deadlines from it alike, so they keep firing together rather
+//! than drifting apart by the time each took to run.
+//!
 //! A deadline that moves later (a backup hearing its master) re-arms the timerfd only once
 //! the tasks woken with it have run, when other deadlines share the timer: a burst of 255
 //! adverts then costs one `timerfd_settime`, not 255. Until then the timerfd may fire early,
@@ -47,6 +52,8 @@ struct Shared {
     rearm_pending: bool,
     /// Wakes the serving task for that re-arm.
     rearm_later: Arc<Notify>,
+    /// When the serving task last found deadlines due: the instant each of them fired at.
+    expired_at: Option<Instant>,
     next_id: u64,
 }
 
@@ -82,6 +89,7 @@ impl Timers {
             armed: None,
             rearm_pending: false,
             rearm_later: rearm_later.clone(),
+            expired_at: None,
             next_id: 0,
         }));
         tokio::spawn(serve(fd, rearm_later, Arc::downgrade(&shared)));
@@ -131,7 +139,9 @@ async fn serve(fd: Arc<AsyncFd<OwnedFd>>, rearm_later: Arc<Notify>, shared: Weak
             s.rearm_pending = false;
             let due = if expired {
                 s.armed = None;
-                s.take_due(Instant::now())
+                let now = Instant::now();
+                s.expired_at = Some(now);
+                s.take_due(now)
             } else {
                 Vec::new()
             };
@@ -289,12 +299,17 @@ impl EngineTimer {
         }
     }
 
-    /// Wait until the instant set; never completes while unset. Cancel-safe: dropping the
-    /// future leaves the timer set.
-    pub async fn fired(&mut self) {
+    /// Wait until the instant set; never completes while unset. Returns when the deadline was
+    /// seen to pass: for every deadline of one expiry of the shared timer, the same instant.
+    /// Cancel-safe: dropping the future leaves the timer set.
+    pub async fn fired(&mut self) -> Instant {
         match self {
             EngineTimer::Shared(a) => std::future::poll_fn(|cx| a.poll_fired(cx.waker())).await,
-            EngineTimer::Coarse(Some(at)) => tokio::time::sleep_until(*at).await,
+            EngineTimer::Coarse(Some(at)) => {
+                tokio::time::sleep_until(*at).await;
+                *self = EngineTimer::Coarse(None);
+                Instant::now()
+            }
             EngineTimer::Coarse(None) => std::future::pending().await,
         }
     }
@@ -335,29 +350,31 @@ impl Alarm {
         self.at = at;
     }
 
-    /// Ready once the instant set has passed (and then unset until set again).
-    fn poll_fired(&mut self, waker: &Waker) -> Poll<()> {
+    /// Ready once the instant set has passed (and then unset until set again), with the
+    /// instant it was seen to pass.
+    fn poll_fired(&mut self, waker: &Waker) -> Poll<Instant> {
         let Some(at) = self.at else {
             return Poll::Pending;
         };
         let mut s = self.timers.lock();
-        let passed = at <= Instant::now();
-        match self.key.and_then(|k| s.entries.get_mut(&k)) {
-            Some(entry) if !passed => {
+        let now = Instant::now();
+        let fired_at = match self.key.and_then(|k| s.entries.get_mut(&k)) {
+            Some(entry) if at > now => {
                 if !entry.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
                     entry.waker = Some(waker.clone());
                 }
-                Poll::Pending
+                return Poll::Pending;
             }
-            // Fired by the serving task, or due already.
-            _ => {
-                if let Some(k) = self.key.take() {
-                    s.forget(k);
-                }
-                self.at = None;
-                Poll::Ready(())
-            }
+            // Due already, before the serving task saw it.
+            Some(_) => now,
+            // Fired by the serving task, with the others of that expiry.
+            None => s.expired_at.filter(|t| *t >= at).unwrap_or(now),
+        };
+        if let Some(k) = self.key.take() {
+            s.forget(k);
         }
+        self.at = None;
+        Poll::Ready(fired_at)
     }
 }
 
@@ -472,5 +489,27 @@ mod tests {
         drop(d);
         assert!(timers.lock().entries.is_empty());
         assert_eq!(timers.lock().armed, None);
+    }
+
+    #[tokio::test]
+    async fn deadlines_of_one_expiry_fire_at_one_instant() {
+        let timers = Timers::start().unwrap();
+        // 1 s adverts: 1 ms of slack, so deadlines 0.5 ms apart share an expiry.
+        let mut a = EngineTimer::new(Some(&timers), Duration::from_secs(1));
+        let mut b = EngineTimer::new(Some(&timers), Duration::from_secs(1));
+        let start = Instant::now();
+        a.set(Some(start + Duration::from_millis(20)));
+        b.set(Some(start + Duration::from_micros(20_500)));
+        let (fired_a, fired_b) = tokio::join!(a.fired(), b.fired());
+        assert_eq!(fired_a, fired_b);
+        assert!(fired_a >= start + Duration::from_micros(20_500));
+        // A deadline found due before the serving task saw it fires at the time it was found.
+        let late = Instant::now() - Duration::from_millis(5);
+        a.set(Some(late));
+        let fired = a.fired().await;
+        assert!(
+            fired > late + Duration::from_millis(4),
+            "{fired:?} {late:?}"
+        );
     }
 }

@@ -42,6 +42,10 @@ pub struct Host<H> {
     pub status: StatusStore,
     /// The engine's time zero.
     pub epoch: Instant,
+    /// When the pass that started this instance began: the instances started together start
+    /// their engines at this one instant, so that their deadlines coincide and share the
+    /// process's wake-ups (keepalived starts every instance with one time).
+    pub started: Instant,
     /// The shared deadline timer (tokio's timers if it could not be had).
     pub timers: Option<Timers>,
     /// The sync group this instance belongs to on this node, if any.
@@ -117,7 +121,7 @@ async fn drive<H: HostIo>(
     let mut links = d.host.links.subscribe();
     let mut timer = EngineTimer::new(d.host.timers.as_ref(), d.cfg.instance.advert_interval);
     d.publish_config();
-    let now = d.now();
+    let now = d.seen_at(d.host.started);
     d.apply_trackers(now, trackers);
     d.inst.handle_link(now, d.link.up);
     if leftover {
@@ -153,7 +157,7 @@ async fn drive<H: HostIo>(
                     d.inst.handle_shutdown(now)
                 }
             },
-            _ = timer.fired() => d.timeout(&mut rx).await,
+            fired = timer.fired() => d.timeout(fired, &mut rx).await,
             update = links.recv() => Box::pin(d.link_update(update)).await,
             // Last: the rest of a big burst, one round every ROUND_GAP.
             _ = sleep_until(d.next_round), if d.rounds_left > 0 => {
@@ -184,6 +188,14 @@ impl<H: HostIo> Driver<H> {
         self.last_now
     }
 
+    /// `at` in engine time, but not before a time the engine was already given.
+    fn seen_at(&mut self, at: Instant) -> Duration {
+        self.last_now = self
+            .last_now
+            .max(at.saturating_duration_since(self.host.epoch));
+        self.last_now
+    }
+
     /// When an advert arrived, in engine time: `age` ago per the kernel's receive timestamp
     /// (a wall-clock difference, ignored when the clock jumped), but not before a time the
     /// engine was already given.
@@ -196,17 +208,19 @@ impl<H: HostIo> Driver<H> {
         self.now().saturating_sub(age).max(before)
     }
 
-    /// The engine's deadline passed. Adverts that arrived just before it are handled first
-    /// (one pass of the runtime lets the listener hand them over): at 10 ms adverts the
-    /// next backup's deadline is only 0.39 ms behind the one taking over.
-    async fn timeout(&mut self, rx: &mut mpsc::Receiver<Command>) {
+    /// The engine's deadline passed, as seen at `fired` (the instant shared by every deadline
+    /// of that expiry: the next deadlines they set coincide too). Adverts that arrived just
+    /// before it are handled first (one pass of the runtime lets the listener hand them
+    /// over): at 10 ms adverts the next backup's deadline is only 0.39 ms behind the one
+    /// taking over.
+    async fn timeout(&mut self, fired: Instant, rx: &mut mpsc::Receiver<Command>) {
         if self.inst.state() == State::Backup {
             tokio::task::yield_now().await;
             while let Ok(cmd) = rx.try_recv() {
                 self.command(cmd);
             }
         }
-        let now = self.now();
+        let now = self.seen_at(fired);
         self.inst.handle_timeout(now);
     }
 

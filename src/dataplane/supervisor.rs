@@ -178,13 +178,16 @@ impl Supervisor {
                 self.forget(&name);
             }
         }
+        // The instances this pass starts start together (see driver::Host::started): from
+        // here, after any stops above.
+        let started = Instant::now();
         for (name, want) in desired {
             if self.running.contains_key(name) {
                 continue;
             }
             match want {
                 Ok(cfg) => {
-                    if let Err(e) = self.start(cfg.clone()).await {
+                    if let Err(e) = self.start(cfg.clone(), started).await {
                         tracing::error!(vip = %name, error = %e.message, "cannot start");
                         self.report_error(name, e.kind, &e.message);
                     }
@@ -219,7 +222,7 @@ impl Supervisor {
         });
     }
 
-    async fn start(&mut self, cfg: RouterConfig) -> Result<(), StartError> {
+    async fn start(&mut self, cfg: RouterConfig, started: Instant) -> Result<(), StartError> {
         if !self.hooks_allowed && !cfg.notify.is_empty() {
             return Err(StartError {
                 kind: ErrorKind::HooksRefused,
@@ -329,6 +332,7 @@ impl Supervisor {
             metrics: self.metrics.clone(),
             status: self.status.clone(),
             epoch: self.epoch,
+            started,
             timers,
         };
         let env = TrackerEnv {

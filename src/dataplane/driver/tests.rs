@@ -149,6 +149,7 @@ fn start(cfg: RouterConfig, host: FakeHost) -> Started {
         metrics: Metrics::new(),
         status: status.clone(),
         epoch: Instant::now(),
+        started: Instant::now(),
         timers: None,
         group: None,
         vmac: None,

@@ -184,8 +184,7 @@ fn join(addresses: &[IpAddr]) -> String {
 impl<H: HostIo> Driver<H> {
     /// The engine's current time, never earlier than a time it was already given.
     fn now(&mut self) -> Duration {
-        self.last_now = self.last_now.max(self.host.epoch.elapsed());
-        self.last_now
+        self.seen_at(Instant::now())
     }
 
     /// `at` in engine time, but not before a time the engine was already given.

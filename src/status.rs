@@ -3,6 +3,7 @@
 //! states, reasons and errors, on the ground floor (it imports only the protocol core).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
@@ -227,10 +228,60 @@ impl FailedAction {
     }
 }
 
+/// An instance's advert counters, which its driver bumps on every advert without taking the
+/// store's lock (a lookup by name under a write lock, 255 times a second at 255 instances);
+/// read into [`Counters`] by [`StatusStore::snapshot`].
+#[derive(Debug, Default)]
+pub struct AdvertCounters {
+    sent: AtomicU64,
+    received: AtomicU64,
+}
+
+impl AdvertCounters {
+    /// One advert sent.
+    pub fn sent(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One advert accepted.
+    pub fn received(&self) {
+        self.received.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One instance in the store: its status and its lock-free advert counters.
+#[derive(Debug)]
+struct Entry {
+    status: InstanceStatus,
+    adverts: Arc<AdvertCounters>,
+}
+
+impl Entry {
+    fn new(name: &str) -> Entry {
+        Entry {
+            status: InstanceStatus {
+                name: name.to_string(),
+                state: ReportedState::Initialize,
+                since: crate::rfc3339::format(SystemTime::now()),
+                ..Default::default()
+            },
+            adverts: Arc::default(),
+        }
+    }
+
+    /// The status with the advert counters as they are now.
+    fn read(&self) -> InstanceStatus {
+        let mut s = self.status.clone();
+        s.counters.adverts_sent += self.adverts.sent.load(Ordering::Relaxed);
+        s.counters.adverts_received += self.adverts.received.load(Ordering::Relaxed);
+        s
+    }
+}
+
 /// Shared map of instance name to status.
 #[derive(Clone, Debug)]
 pub struct StatusStore {
-    inner: Arc<RwLock<BTreeMap<String, InstanceStatus>>>,
+    inner: Arc<RwLock<BTreeMap<String, Entry>>>,
     /// Bumped when something worth reporting outside changes (not on counters).
     changed: Arc<tokio::sync::watch::Sender<u64>>,
 }
@@ -248,14 +299,10 @@ impl StatusStore {
     /// Update (or create) one instance's status.
     pub fn update(&self, name: &str, f: impl FnOnce(&mut InstanceStatus)) {
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        let entry = map
+        let entry = &mut map
             .entry(name.to_string())
-            .or_insert_with(|| InstanceStatus {
-                name: name.to_string(),
-                state: ReportedState::Initialize,
-                since: crate::rfc3339::format(SystemTime::now()),
-                ..Default::default()
-            });
+            .or_insert_with(|| Entry::new(name))
+            .status;
         let before = entry.reportable();
         f(entry);
         if entry.reportable() != before {
@@ -264,12 +311,22 @@ impl StatusStore {
     }
 
     /// Bump one instance's counters: no reportable field changes, so nothing is compared or
-    /// notified (this runs on every advert). Does nothing for an unknown instance.
+    /// notified. Does nothing for an unknown instance.
     pub fn count(&self, name: &str, f: impl FnOnce(&mut Counters)) {
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
         if let Some(entry) = map.get_mut(name) {
-            f(&mut entry.counters);
+            f(&mut entry.status.counters);
         }
+    }
+
+    /// The advert counters of instance `name` (its status is created if there is none yet),
+    /// for its driver to bump. They count for as long as the instance is not removed.
+    pub fn advert_counters(&self, name: &str) -> Arc<AdvertCounters> {
+        let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        map.entry(name.to_string())
+            .or_insert_with(|| Entry::new(name))
+            .adverts
+            .clone()
     }
 
     /// A receiver that sees a new value whenever a reportable field changes.
@@ -310,7 +367,37 @@ impl StatusStore {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .values()
-            .cloned()
+            .map(Entry::read)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advert_counters_show_in_the_snapshot_until_the_instance_is_removed() {
+        let store = StatusStore::default();
+        let adverts = store.advert_counters("web");
+        adverts.sent();
+        adverts.sent();
+        adverts.received();
+        store.update("web", |s| s.priority = 100);
+        let read = |store: &StatusStore| {
+            let s = &store.snapshot()[0];
+            (
+                s.name.clone(),
+                s.priority,
+                s.counters.adverts_sent,
+                s.counters.adverts_received,
+            )
+        };
+        assert_eq!(read(&store), ("web".to_string(), 100, 2, 1));
+        store.remove("web");
+        assert!(store.snapshot().is_empty());
+        adverts.sent();
+        let _fresh = store.advert_counters("web");
+        assert_eq!(read(&store), ("web".to_string(), 0, 0, 0));
     }
 }

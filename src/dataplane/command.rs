@@ -3,9 +3,8 @@
 //! driver).
 
 use std::net::IpAddr;
-use std::time::SystemTime;
-
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::track::Contribution;
 use crate::vrrp::Advert;
@@ -51,6 +50,7 @@ pub struct Received {
     pub src: IpAddr,
     /// The advert.
     pub advert: Advert,
-    /// When the kernel received it, if known.
-    pub received_at: Option<SystemTime>,
+    /// When it arrived: the kernel's receive timestamp on the monotonic clock (when the
+    /// listener read it, if the kernel gave none).
+    pub arrived: Instant,
 }

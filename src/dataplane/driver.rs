@@ -2,8 +2,10 @@
 //! changes and time, and carries out its actions on the host (send, addresses, announcements).
 
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
+use futures::StreamExt;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::{Instant, sleep_until};
 
@@ -22,7 +24,7 @@ use super::sync::SyncGroup;
 use crate::metrics::Metrics;
 use crate::net::netlink::Link;
 use crate::net::socket::group_for;
-use crate::status::{FailedAction, StatusStore};
+use crate::status::{AdvertCounters, FailedAction, StatusStore};
 use crate::track::Contribution;
 use crate::translate::RouterConfig;
 use crate::vrrp::sync::MemberView;
@@ -73,6 +75,8 @@ struct Driver<H> {
     notifier: Notifier,
     /// What was last reported to the sync group.
     reported: MemberView,
+    /// This instance's advert counters in the status store.
+    adverts: Arc<AdvertCounters>,
 }
 
 /// Run one virtual router until it is told to shut down (or its channel closes). `trackers` is
@@ -93,7 +97,9 @@ pub fn run<H: HostIo>(
 ) -> impl std::future::Future<Output = ()> {
     let inst = Instance::new(cfg.instance.clone());
     let notifier = Notifier::start(&cfg.name, &cfg.notify, &host.metrics);
+    let adverts = host.status.advert_counters(&cfg.name);
     let d = Driver {
+        adverts,
         notifier,
         reported: MemberView::default(),
         cfg,
@@ -118,7 +124,12 @@ async fn drive<H: HostIo>(
     leftover: bool,
     mut rx: mpsc::Receiver<Command>,
 ) {
-    let mut links = d.host.links.subscribe();
+    // One future for the link events, kept across the loop's turns: a broadcast receive made
+    // anew each turn would join and leave the channel's waiter list on every advert.
+    let mut links = Box::pin(futures::stream::unfold(
+        d.host.links.subscribe(),
+        |mut rx| async move { Some((rx.recv().await, rx)) },
+    ));
     let mut timer = EngineTimer::new(d.host.timers.as_ref(), d.cfg.instance.advert_interval);
     d.publish_config();
     let now = d.seen_at(d.host.started);
@@ -158,9 +169,11 @@ async fn drive<H: HostIo>(
                 }
             },
             fired = timer.fired() => d.timeout(fired, &mut rx).await,
-            update = links.recv() => Box::pin(d.link_update(update)).await,
-            // Last: the rest of a big burst, one round every ROUND_GAP.
-            _ = sleep_until(d.next_round), if d.rounds_left > 0 => {
+            Some(update) = links.next() => Box::pin(d.link_update(update)).await,
+            // Last: the rest of a big burst, one round every ROUND_GAP. In a block, so that
+            // the timer is made only when the branch is enabled (select! builds every
+            // branch's future on each turn).
+            () = async { sleep_until(d.next_round).await }, if d.rounds_left > 0 => {
                 d.rounds_left -= 1;
                 d.next_round = Instant::now() + host::ROUND_GAP;
                 if d.holding {
@@ -195,18 +208,6 @@ impl<H: HostIo> Driver<H> {
         self.last_now
     }
 
-    /// When an advert arrived, in engine time: `age` ago per the kernel's receive timestamp
-    /// (a wall-clock difference, ignored when the clock jumped), but not before a time the
-    /// engine was already given.
-    fn arrival(&mut self, received_at: Option<SystemTime>) -> Duration {
-        let before = self.last_now;
-        let age = received_at
-            .and_then(|t| SystemTime::now().duration_since(t).ok())
-            .filter(|age| *age < Duration::from_secs(1))
-            .unwrap_or_default();
-        self.now().saturating_sub(age).max(before)
-    }
-
     /// The engine's deadline passed, as seen at `fired` (the instant shared by every deadline
     /// of that expiry: the next deadlines they set coincide too). Adverts that arrived just
     /// before it are handled first (one pass of the runtime lets the listener hand them
@@ -228,20 +229,22 @@ impl<H: HostIo> Driver<H> {
     }
 
     fn command(&mut self, cmd: Command) {
-        let now = self.now();
+        let now = match &cmd {
+            // An advert is judged at its arrival (below); the rest now.
+            Command::Advert(_) => self.last_now,
+            _ => self.now(),
+        };
         match cmd {
             Command::Advert(received) => {
                 let Received {
                     src,
                     advert,
-                    received_at,
+                    arrived,
                 } = *received;
-                let now = self.arrival(received_at);
+                let now = self.seen_at(arrived);
                 match self.inst.handle_advert(now, src, &advert) {
                     Ok(accepted) => {
-                        self.host
-                            .status
-                            .count(&self.cfg.name, |c| c.adverts_received += 1);
+                        self.adverts.received();
                         if accepted.address_mismatch {
                             let conflict = format!(
                                 "router {src} advertises vrid {} on {} with addresses {} (ours: {})",
@@ -325,6 +328,7 @@ impl<H: HostIo> Driver<H> {
 
     /// Carry out every pending action of the engine.
     async fn execute(&mut self) {
+        let mut refresh = false;
         while let Some(action) = self.inst.poll_action() {
             match action {
                 Action::Send(advert) => self.send(&advert).await,
@@ -348,13 +352,19 @@ impl<H: HostIo> Driver<H> {
                         self.send_frames();
                     }
                 }
-                Action::RefreshVips => {
-                    if self.holding {
-                        self.refresh_vips();
-                    }
-                }
+                Action::RefreshVips => refresh = true,
                 Action::StateChanged { from, to, reason } => self.state_changed(from, to, reason),
                 Action::Stopped => self.stopped = true,
+            }
+        }
+        if refresh && self.holding {
+            // After every advert of this turn: the masters woken together send their adverts
+            // back to back, then refresh (a netlink round trip each), so the backups receive a
+            // burst they read a batch at a time rather than one advert per wake-up. A yield
+            // runs the other woken tasks first; the lifetime has seconds to spare.
+            tokio::task::yield_now().await;
+            if self.holding {
+                self.refresh_vips();
             }
         }
     }
@@ -376,9 +386,7 @@ impl<H: HostIo> Driver<H> {
         match advert.encode_with(src, dst, self.cfg.checksum) {
             Ok(bytes) => match self.send_bytes(&bytes, dst).await {
                 Ok(()) => {
-                    self.host
-                        .status
-                        .count(&self.cfg.name, |c| c.adverts_sent += 1);
+                    self.adverts.sent();
                 }
                 // A down link refuses sends; the link monitor moves us to Fault.
                 Err(e) => self.action_error(FailedAction::Send, &e.to_string()),

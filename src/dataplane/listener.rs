@@ -4,9 +4,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::driver::Command;
 use crate::metrics::Metrics;
@@ -71,18 +73,57 @@ async fn receive_loop(
     interface: String,
     metrics: Metrics,
 ) {
+    let mut batch = socket.batch();
     loop {
-        match socket.recv().await {
-            Ok(Ok(received)) => {
-                deliver(received, &routes, &metrics, &interface);
+        match socket.recv_batch(&mut batch).await {
+            Ok(()) => {
+                let clock = Clock::read();
+                let routes = routes.lock().unwrap_or_else(|p| p.into_inner());
+                for packet in batch.packets() {
+                    match packet {
+                        Ok(received) => {
+                            let arrived = clock.arrival(received.received_at);
+                            deliver(&received, arrived, &routes, &metrics, &interface);
+                        }
+                        Err(reason) => count(&metrics, &interface, reason),
+                    }
+                }
             }
-            Ok(Err(reason)) => count(&metrics, &interface, reason),
             Err(e) => {
                 // E.g. ENETDOWN while the link flaps; the socket stays usable. Pace retries.
                 tracing::debug!(%interface, error = %e, "receive failed");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+    }
+}
+
+/// Both clocks, read once for a burst of packets: the kernel stamps a packet with the wall
+/// clock (SO_TIMESTAMPNS), the engines run on the monotonic one.
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    mono: Instant,
+    wall: SystemTime,
+}
+
+impl Clock {
+    fn read() -> Clock {
+        Clock {
+            mono: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    /// When a packet stamped `received_at` arrived, on the monotonic clock: as long ago as the
+    /// wall clock says, but no stamp, a stamp in the future or one over a second old (the
+    /// wall clock jumped) counts as now. A backup restarts its Master_Down_Timer from the
+    /// arrival, not from when its task got to the advert.
+    fn arrival(&self, received_at: Option<SystemTime>) -> Instant {
+        let age = received_at
+            .and_then(|t| self.wall.duration_since(t).ok())
+            .filter(|age| *age < Duration::from_secs(1))
+            .unwrap_or_default();
+        self.mono.checked_sub(age).unwrap_or(self.mono)
     }
 }
 
@@ -105,14 +146,20 @@ fn count(metrics: &Metrics, interface: &str, reason: Discard) {
 /// The packet-level checks (RFC 5798 §7.1: TTL, version, type, length, checksum; a source no
 /// router has), then the hand-over to the instance of the advert's VRID. The instance judges
 /// the rest against its configuration.
-fn deliver(received: Received, routes: &Routes, metrics: &Metrics, interface: &str) -> Fate {
+fn deliver(
+    received: &Received<'_>,
+    arrived: Instant,
+    routes: &HashMap<u8, mpsc::Sender<Command>>,
+    metrics: &Metrics,
+    interface: &str,
+) -> Fate {
     tracing::trace!(%interface, src = %received.src, len = received.payload.len(), "packet");
     let dropped = |reason| {
         count(metrics, interface, reason);
         Fate::Dropped(reason)
     };
     let advert = match packet::check_ttl(received.ttl)
-        .and_then(|()| Advert::decode_form(&received.payload, received.src, received.dst))
+        .and_then(|()| Advert::decode_form(received.payload, received.src, received.dst))
     {
         Ok((a, ChecksumForm::Standard)) => a,
         Ok((a, ChecksumForm::WithoutPseudoHeader)) => {
@@ -127,9 +174,7 @@ fn deliver(received: Received, routes: &Routes, metrics: &Metrics, interface: &s
     if crate::address::no_router(received.src) {
         return dropped(Discard::BadSource);
     }
-    let routes = routes.lock().unwrap_or_else(|p| p.into_inner());
     let Some(tx) = routes.get(&advert.vrid) else {
-        drop(routes);
         return dropped(Discard::UnknownVrid);
     };
     let vrid = advert.vrid;
@@ -139,7 +184,7 @@ fn deliver(received: Received, routes: &Routes, metrics: &Metrics, interface: &s
         crate::dataplane::driver::Received {
             src: received.src,
             advert,
-            received_at: received.received_at,
+            arrived,
         },
     )));
     Fate::Routed(vrid)
@@ -159,7 +204,27 @@ mod tests {
         s.parse().expect("address")
     }
 
-    fn packet(vrid: u8, src: &str, ttl: u8, form: ChecksumForm) -> Received {
+    /// A packet as the socket would hand it over, owning its bytes.
+    struct Packet {
+        src: IpAddr,
+        ttl: u8,
+        payload: Vec<u8>,
+    }
+
+    /// `deliver`, as the receive loop calls it.
+    fn deliver_now(p: &Packet, routes: &Routes, metrics: &Metrics) -> Fate {
+        let received = Received {
+            src: p.src,
+            dst: ip(GROUP),
+            ttl: p.ttl,
+            payload: &p.payload,
+            received_at: None,
+        };
+        let routes = routes.lock().expect("routes");
+        deliver(&received, Instant::now(), &routes, metrics, "eth0")
+    }
+
+    fn packet(vrid: u8, src: &str, ttl: u8, form: ChecksumForm) -> Packet {
         let advert = Advert {
             version: Version::V3,
             vrid,
@@ -168,14 +233,12 @@ mod tests {
             addresses: vec![ip("198.51.100.100")],
             auth: Auth::None,
         };
-        Received {
+        Packet {
             src: ip(src),
-            dst: ip(GROUP),
             ttl,
             payload: advert
                 .encode_with(ip(src), ip(GROUP), form)
                 .expect("encodes"),
-            received_at: None,
         }
     }
 
@@ -199,11 +262,10 @@ mod tests {
     #[test]
     fn a_good_advert_goes_to_its_instance() {
         let (routes, metrics, mut rx) = setup();
-        let fate = deliver(
-            packet(51, SRC, 255, ChecksumForm::Standard),
+        let fate = deliver_now(
+            &packet(51, SRC, 255, ChecksumForm::Standard),
             &routes,
             &metrics,
-            "eth0",
         );
         assert_eq!(fate, Fate::Routed(51));
         match rx.try_recv() {
@@ -232,7 +294,7 @@ mod tests {
                 Discard::BadSource,
             ),
         ] {
-            assert_eq!(deliver(p, &routes, &metrics, "eth0"), Fate::Dropped(reason));
+            assert_eq!(deliver_now(&p, &routes, &metrics), Fate::Dropped(reason));
             let series = format!(
                 "kube_vrrp_discards_total{{interface=\"eth0\",reason=\"{}\"}}",
                 reason.as_str()
@@ -246,7 +308,7 @@ mod tests {
     fn a_checksum_without_the_pseudo_header_is_accepted_and_counted() {
         let (routes, metrics, _rx) = setup();
         let p = packet(51, SRC, 255, ChecksumForm::WithoutPseudoHeader);
-        assert_eq!(deliver(p, &routes, &metrics, "eth0"), Fate::Routed(51));
+        assert_eq!(deliver_now(&p, &routes, &metrics), Fate::Routed(51));
         assert_eq!(
             metric(
                 &metrics,
@@ -255,5 +317,20 @@ mod tests {
             .as_deref(),
             Some("1")
         );
+    }
+
+    #[test]
+    fn an_arrival_is_as_old_as_its_stamp_says_within_a_second() {
+        let clock = Clock::read();
+        let ago = |d: Duration| clock.wall.checked_sub(d).expect("wall clock");
+        let ms = Duration::from_millis;
+        assert_eq!(clock.arrival(Some(ago(ms(30)))), clock.mono - ms(30));
+        for odd in [
+            None,
+            Some(ago(Duration::from_secs(2))),
+            Some(clock.wall + ms(5)),
+        ] {
+            assert_eq!(clock.arrival(odd), clock.mono, "{odd:?}");
+        }
     }
 }

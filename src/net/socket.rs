@@ -7,28 +7,17 @@
 #![allow(unsafe_code)] // talks to the kernel through libc (see the `unsafe` blocks)
 
 use std::io;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
-use std::time::{Duration, SystemTime};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
+use std::time::Duration;
 
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
 
-use crate::vrrp::packet::{self, Discard, IPPROTO_VRRP, MULTICAST_V4, MULTICAST_V6, VRRP_TTL};
+mod batch;
 
-/// A packet as received: addresses, TTL / hop limit and the VRRP message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Received {
-    /// Sender.
-    pub src: IpAddr,
-    /// Destination (the group, or our address in unicast mode).
-    pub dst: IpAddr,
-    /// TTL or hop limit as received.
-    pub ttl: u8,
-    /// The VRRP message.
-    pub payload: Vec<u8>,
-    /// When the kernel received it (SO_TIMESTAMPNS, CLOCK_REALTIME), if it said.
-    pub received_at: Option<SystemTime>,
-}
+pub use batch::{BATCH, Received, RecvBatch};
+
+use crate::vrrp::packet::{IPPROTO_VRRP, MULTICAST_V4, MULTICAST_V6, VRRP_TTL};
 
 /// The VRRP sockets of one interface and family.
 #[derive(Debug)]
@@ -123,21 +112,29 @@ impl VrrpSocket {
         ))
     }
 
-    /// Receive the next packet. A packet that fails the IP-level checks is returned as the
-    /// reason it was discarded, so the caller can count it.
-    pub async fn recv(&self) -> io::Result<Result<Received, Discard>> {
+    /// Wait for packets and read the next burst into `batch` (see [`RecvBatch::packets`]).
+    pub async fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<()> {
         loop {
             let mut guard = self.recv.readable().await?;
-            let result = if self.v6 {
-                guard.try_io(|s| recv_v6(s.get_ref()))
-            } else {
-                guard.try_io(|s| recv_v4(s.get_ref()))
-            };
-            match result {
-                Ok(r) => return r,
-                Err(_would_block) => continue,
+            match batch.fill(self.recv.get_ref()) {
+                Ok(n) => {
+                    // Fewer than a full batch: the queue was emptied. A packet that arrives
+                    // after the read raises a new readiness event, which clearing this one
+                    // (taken before the read) leaves in place.
+                    if n < BATCH {
+                        guard.clear_ready();
+                    }
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
+                Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Fresh buffers for [`VrrpSocket::recv_batch`] on this socket.
+    pub fn batch(&self) -> RecvBatch {
+        RecvBatch::new(self.v6)
     }
 }
 
@@ -169,106 +166,6 @@ fn set_int(s: &Socket, level: i32, name: i32, value: i32) -> io::Result<()> {
     }
 }
 
-/// What one `recvmsg` returned: length, sender, and the ancillary data we ask for.
-struct Message {
-    len: usize,
-    from_v6: Option<Ipv6Addr>,
-    hop_limit: Option<i32>,
-    dst_v6: Option<Ipv6Addr>,
-    received_at: Option<SystemTime>,
-}
-
-/// `recvmsg` into `buf`, with the control messages enabled on the socket (IPV6_HOPLIMIT,
-/// IPV6_PKTINFO, SO_TIMESTAMPNS).
-fn recv_message(s: &Socket, buf: &mut [u8]) -> io::Result<Message> {
-    use std::os::fd::AsRawFd;
-    // u64 elements: the control buffer must be aligned for cmsghdr.
-    let mut control = [0u64; 32];
-    // SAFETY: zeroed plain C structs.
-    let mut from: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_name = (&mut from as *mut libc::sockaddr_in6).cast();
-    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control) as _;
-    // SAFETY: msg points at live buffers of the stated sizes.
-    let n = unsafe { libc::recvmsg(s.as_raw_fd(), &mut msg, 0) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut out = Message {
-        len: n as usize,
-        from_v6: (i32::from(from.sin6_family) == libc::AF_INET6)
-            .then(|| Ipv6Addr::from(from.sin6_addr.s6_addr)),
-        hop_limit: None,
-        dst_v6: None,
-        received_at: None,
-    };
-    // SAFETY: walking the control buffer the kernel filled, with the libc CMSG macros.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            let data = libc::CMSG_DATA(cmsg);
-            match ((*cmsg).cmsg_level, (*cmsg).cmsg_type) {
-                (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
-                    out.hop_limit = Some(std::ptr::read_unaligned(data.cast::<i32>()));
-                }
-                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
-                    let info = std::ptr::read_unaligned(data.cast::<libc::in6_pktinfo>());
-                    out.dst_v6 = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
-                }
-                (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) => {
-                    let ts = std::ptr::read_unaligned(data.cast::<libc::timespec>());
-                    out.received_at = u64::try_from(ts.tv_sec).ok().map(|secs| {
-                        SystemTime::UNIX_EPOCH
-                            + Duration::new(secs, u32::try_from(ts.tv_nsec).unwrap_or(0))
-                    });
-                }
-                _ => {}
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-    }
-    Ok(out)
-}
-
-/// IPv4 raw sockets return the IP header with the payload.
-fn recv_v4(s: &Socket) -> io::Result<Result<Received, Discard>> {
-    let mut buf = [0u8; 2048];
-    let m = recv_message(s, &mut buf)?;
-    Ok(
-        packet::parse_ipv4(&buf[..m.len]).map(|(hdr, payload)| Received {
-            src: IpAddr::V4(hdr.src),
-            dst: IpAddr::V4(hdr.dst),
-            ttl: hdr.ttl,
-            payload: payload.to_vec(),
-            received_at: m.received_at,
-        }),
-    )
-}
-
-/// IPv6 raw sockets return the payload only; hop limit and destination come as ancillary data.
-fn recv_v6(s: &Socket) -> io::Result<Result<Received, Discard>> {
-    let mut buf = [0u8; 2048];
-    let m = recv_message(s, &mut buf)?;
-    let (Some(ttl), Some(dst), Some(src)) = (m.hop_limit, m.dst_v6, m.from_v6) else {
-        return Ok(Err(Discard::BadIpHeader));
-    };
-    Ok(Ok(Received {
-        src: IpAddr::V6(src),
-        dst: IpAddr::V6(dst),
-        ttl: u8::try_from(ttl).unwrap_or(0),
-        payload: buf[..m.len].to_vec(),
-        received_at: m.received_at,
-    }))
-}
-
 /// The VRRP group address for a family.
 pub fn group_for(addr: IpAddr) -> IpAddr {
     match addr {
@@ -276,3 +173,6 @@ pub fn group_for(addr: IpAddr) -> IpAddr {
         IpAddr::V6(_) => IpAddr::V6(MULTICAST_V6),
     }
 }
+
+#[cfg(test)]
+mod tests;

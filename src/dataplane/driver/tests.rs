@@ -125,7 +125,7 @@ impl Started {
             .send(Command::Advert(Box::new(Received {
                 src: ip(from),
                 advert,
-                received_at: None,
+                arrived: tokio::time::Instant::now(),
             })))
             .await
             .expect("driver runs");

@@ -2,7 +2,7 @@
 //! (RFC 5798 §7.1: TTL, version, type, length, checksum) and hands each advert to the instance
 //! of its VRID. One socket serves every instance on the interface, however many there are.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -16,8 +16,8 @@ use crate::net::socket::{Received, VrrpSocket};
 use crate::vrrp::Advert;
 use crate::vrrp::packet::{self, ChecksumForm, Discard};
 
-/// Where adverts of each VRID go.
-pub type Routes = Arc<Mutex<HashMap<u8, mpsc::Sender<Command>>>>;
+/// Where adverts of each VRID go (ordered by VRID: no hashing on every advert).
+pub type Routes = Arc<Mutex<BTreeMap<u8, mpsc::Sender<Command>>>>;
 
 /// A running receiver and the socket it shares with the instances for sending.
 #[derive(Debug)]
@@ -149,7 +149,7 @@ fn count(metrics: &Metrics, interface: &str, reason: Discard) {
 fn deliver(
     received: &Received<'_>,
     arrived: Instant,
-    routes: &HashMap<u8, mpsc::Sender<Command>>,
+    routes: &BTreeMap<u8, mpsc::Sender<Command>>,
     metrics: &Metrics,
     interface: &str,
 ) -> Fate {

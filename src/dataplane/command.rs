@@ -3,9 +3,10 @@
 //! driver).
 
 use std::net::IpAddr;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
+use crate::net::netlink::Link;
 use crate::track::Contribution;
 use crate::vrrp::Advert;
 use crate::vrrp::sync::GroupInput;
@@ -25,6 +26,10 @@ pub enum Command {
     },
     /// The sync group's input changed.
     Group(GroupInput),
+    /// The instance's link changed; `None`: link events were missed, read the link anew.
+    /// (Through this channel, not a receiver of the link broadcast in the driver's loop: that
+    /// one was polled on every advert.)
+    Link(Option<Box<Link>>),
     /// Leave gracefully (priority 0 and handover when master) and stop.
     Shutdown,
     /// Leave at once (priority 0, addresses removed now) and stop: the VirtualIP is deleted.
@@ -40,6 +45,26 @@ impl crate::track::set::ReportTo for mpsc::Sender<Command> {
         })
         .await
         .is_ok()
+    }
+}
+
+/// Hand the events of link `index` to a driver through its channel, until the link broadcast
+/// closes or the driver's channel does (the supervisor also aborts it with the instance).
+pub async fn forward_links(
+    mut events: broadcast::Receiver<Link>,
+    index: u32,
+    to: mpsc::Sender<Command>,
+) {
+    loop {
+        let update = match events.recv().await {
+            Ok(link) if link.index == index => Some(Box::new(link)),
+            Ok(_) => continue,
+            Err(broadcast::error::RecvError::Lagged(_)) => None,
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        if to.send(Command::Link(update)).await.is_err() {
+            return;
+        }
     }
 }
 

@@ -55,6 +55,11 @@ struct Shared {
     /// When the serving task last found deadlines due: the instant each of them fired at.
     expired_at: Option<Instant>,
     next_id: u64,
+    /// The keys of due entries, kept between expiries (no allocation per wake-up).
+    due_keys: Vec<(Instant, u64)>,
+    /// One `Instant` and the CLOCK_MONOTONIC time read just after it, to give the timerfd
+    /// absolute times without reading the clock for each.
+    clock_base: (Instant, u128),
 }
 
 #[derive(Debug)]
@@ -91,6 +96,8 @@ impl Timers {
             rearm_later: rearm_later.clone(),
             expired_at: None,
             next_id: 0,
+            due_keys: Vec::new(),
+            clock_base: clock_base()?,
         }));
         tokio::spawn(serve(fd, rearm_later, Arc::downgrade(&shared)));
         Ok(Timers { shared })
@@ -110,22 +117,17 @@ fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
 /// Wake the owners of due deadlines whenever the timerfd expires, and re-arm when asked;
 /// ends with the last handle.
 async fn serve(fd: Arc<AsyncFd<OwnedFd>>, rearm_later: Arc<Notify>, shared: Weak<Mutex<Shared>>) {
+    // Kept across expiries: no allocation per wake-up.
+    let mut due = Vec::new();
     loop {
         let expired = tokio::select! {
             guard = fd.readable() => {
                 let Ok(mut guard) = guard else {
                     return;
                 };
-                let mut expirations = [0u8; 8];
-                // SAFETY: reading 8 bytes into an 8-byte buffer. The count is not needed: an
-                // EAGAIN means a re-arm cancelled the expiry, and due entries are found by time.
-                unsafe {
-                    libc::read(
-                        fd.as_raw_fd(),
-                        expirations.as_mut_ptr().cast(),
-                        expirations.len(),
-                    )
-                };
+                // The expiry count is not read: due entries are found by time, and the re-arm
+                // below (`timerfd_settime`) resets the count and the readiness alike, so the
+                // next expiry is a new edge for epoll. One system call fewer per wake-up.
                 guard.clear_ready();
                 true
             }
@@ -134,39 +136,39 @@ async fn serve(fd: Arc<AsyncFd<OwnedFd>>, rearm_later: Arc<Notify>, shared: Weak
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        let due = {
+        {
             let mut s = lock(&shared);
             s.rearm_pending = false;
-            let due = if expired {
+            if expired {
                 s.armed = None;
                 let now = Instant::now();
                 s.expired_at = Some(now);
-                s.take_due(now)
-            } else {
-                Vec::new()
-            };
+                s.take_due(now, &mut due);
+            }
             s.rearm();
-            due
-        };
-        for waker in due {
+        }
+        for waker in due.drain(..) {
             waker.wake();
         }
     }
 }
 
 impl Shared {
-    /// Remove every entry whose deadline has passed and return the wakers to call.
-    fn take_due(&mut self, now: Instant) -> Vec<Waker> {
+    /// Remove every entry whose deadline has passed and add the wakers to call to `wakers`.
+    fn take_due(&mut self, now: Instant, wakers: &mut Vec<Waker>) {
         // An entry that is due has its latest time before now + MAX_SLACK: look no further.
-        let due: Vec<(Instant, u64)> = self
-            .entries
-            .range(..(now + MAX_SLACK, u64::MAX))
-            .filter(|(_, e)| e.at <= now)
-            .map(|(k, _)| *k)
-            .collect();
-        due.iter()
-            .filter_map(|k| self.entries.remove(k).and_then(|e| e.waker))
-            .collect()
+        let mut keys = std::mem::take(&mut self.due_keys);
+        keys.extend(
+            self.entries
+                .range(..(now + MAX_SLACK, u64::MAX))
+                .filter(|(_, e)| e.at <= now)
+                .map(|(k, _)| *k),
+        );
+        wakers.extend(
+            keys.drain(..)
+                .filter_map(|k| self.entries.remove(&k).and_then(|e| e.waker)),
+        );
+        self.due_keys = keys;
     }
 
     /// Forget the entry under `key`, if it is still there, and re-arm for the rest.
@@ -196,7 +198,7 @@ impl Shared {
         if want == self.armed {
             return;
         }
-        match settime(&self.fd, want) {
+        match settime(&self.fd, self.clock_base, want) {
             Ok(()) => self.armed = want,
             // Cannot happen with a valid timerfd and time; keep the old arming.
             Err(e) => tracing::warn!(error = %e, "timerfd_settime failed"),
@@ -207,28 +209,40 @@ impl Shared {
 impl Drop for Shared {
     /// Wake the serving task so that it sees the handles gone and ends.
     fn drop(&mut self) {
-        let _ = settime(&self.fd, Some(Instant::now()));
+        let _ = settime(&self.fd, self.clock_base, Some(Instant::now()));
     }
 }
 
-/// Arm `fd` to expire at `at` (at once if it has passed), or disarm it with `None`.
-fn settime(fd: &AsyncFd<OwnedFd>, at: Option<Instant>) -> io::Result<()> {
+/// `Instant::now()`, then CLOCK_MONOTONIC in nanoseconds. They are the same clock (`Instant`
+/// reads CLOCK_MONOTONIC on Linux, but does not expose it); read in this order, a time
+/// converted with the pair is a few nanoseconds late at most, never early (a timerfd that fired
+/// early would find nothing due and cost a wake-up).
+fn clock_base() -> io::Result<(Instant, u128)> {
+    let base = Instant::now();
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec to write.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((
+        base,
+        now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128,
+    ))
+}
+
+/// Arm `fd` to expire at `at` (at once if it has passed), or disarm it with `None`; `base`
+/// from [`clock_base`].
+fn settime(fd: &AsyncFd<OwnedFd>, base: (Instant, u128), at: Option<Instant>) -> io::Result<()> {
     let value = match at {
-        // The kernel takes an absolute CLOCK_MONOTONIC time; `Instant` reads the same clock
-        // but does not expose it, so go through the time left. At least 1 ns: all zero
-        // would disarm.
+        // The kernel takes an absolute CLOCK_MONOTONIC time. At least 1 ns: all zero would
+        // disarm.
         Some(at) => {
-            let left = at.saturating_duration_since(Instant::now());
-            let mut now = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            // SAFETY: `now` is a valid timespec to write.
-            if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let at_ns = (now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128)
-                .saturating_add(left.as_nanos())
+            let at_ns = base
+                .1
+                .saturating_add(at.saturating_duration_since(base.0).as_nanos())
                 .max(1);
             libc::timespec {
                 tv_sec: (at_ns / 1_000_000_000) as libc::time_t,
@@ -336,15 +350,19 @@ impl Alarm {
             return;
         }
         let mut s = self.timers.lock();
-        let waker = self
-            .key
-            .take()
-            .and_then(|k| s.entries.remove(&k))
-            .and_then(|e| e.waker);
+        let old = self.key.take();
+        // The new entry goes in before the old one comes out, so that a lone instance's map
+        // never empties: an empty BTreeMap frees its node and the next insert allocates one.
+        let waker = old
+            .and_then(|k| s.entries.get_mut(&k))
+            .and_then(|e| e.waker.take());
         if let Some(at) = at {
             let key = (at + self.slack, self.id);
             s.entries.insert(key, Entry { at, waker });
             self.key = Some(key);
+        }
+        if let Some(k) = old.filter(|k| Some(*k) != self.key) {
+            s.entries.remove(&k);
         }
         s.rearm_soon();
         self.at = at;

@@ -5,8 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 mod host;
@@ -36,8 +35,6 @@ use crate::vrrp::{Action, Advert, Instance, State};
 pub struct Host<H> {
     /// Sends, addresses and announcements.
     pub io: H,
-    /// Link events.
-    pub links: broadcast::Sender<Link>,
     /// Metrics.
     pub metrics: Metrics,
     /// Status for /status.
@@ -77,6 +74,8 @@ struct Driver<H> {
     reported: MemberView,
     /// This instance's advert counters in the status store.
     adverts: Arc<AdvertCounters>,
+    /// Link events were missed ([`Command::Link`] `None`): read the link before the next turn.
+    links_missed: bool,
 }
 
 /// Run one virtual router until it is told to shut down (or its channel closes). `trackers` is
@@ -112,6 +111,7 @@ pub fn run<H: HostIo>(
         stopped: false,
         last_now: Duration::ZERO,
         published_master: None,
+        links_missed: false,
     };
     drive(Box::new(d), trackers, leftover, rx)
 }
@@ -124,12 +124,6 @@ async fn drive<H: HostIo>(
     leftover: bool,
     mut rx: mpsc::Receiver<Command>,
 ) {
-    // One future for the link events, kept across the loop's turns: a broadcast receive made
-    // anew each turn would join and leave the channel's waiter list on every advert.
-    let mut links = Box::pin(futures::stream::unfold(
-        d.host.links.subscribe(),
-        |mut rx| async move { Some((rx.recv().await, rx)) },
-    ));
     let mut timer = EngineTimer::new(d.host.timers.as_ref(), d.cfg.instance.advert_interval);
     d.publish_config();
     let now = d.seen_at(d.host.started);
@@ -147,6 +141,10 @@ async fn drive<H: HostIo>(
         d.inst.handle_startup(now);
     }
     loop {
+        if d.links_missed {
+            d.links_missed = false;
+            Box::pin(d.reread_link()).await;
+        }
         d.execute().await;
         d.report_to_group();
         if d.stopped {
@@ -169,7 +167,6 @@ async fn drive<H: HostIo>(
                 }
             },
             fired = timer.fired() => d.timeout(fired, &mut rx).await,
-            Some(update) = links.next() => Box::pin(d.link_update(update)).await,
             // Last: the rest of a big burst, one round every ROUND_GAP. In a block, so that
             // the timer is made only when the branch is enabled (select! builds every
             // branch's future on each turn).
@@ -229,11 +226,6 @@ impl<H: HostIo> Driver<H> {
     }
 
     fn command(&mut self, cmd: Command) {
-        let now = match &cmd {
-            // An advert is judged at its arrival (below); the rest now.
-            Command::Advert(_) => self.last_now,
-            _ => self.now(),
-        };
         match cmd {
             Command::Advert(received) => {
                 let Received {
@@ -280,16 +272,28 @@ impl<H: HostIo> Driver<H> {
                     }
                 }
             }
+            // An advert is judged at its arrival (above); the rest now.
             Command::Trackers { adjustment, fault } => {
+                let now = self.now();
                 self.apply_trackers(now, Contribution { adjustment, fault });
             }
             Command::Group(input) => {
+                let now = self.now();
                 let before = self.inst.priority();
                 self.inst.handle_group(now, input);
                 self.publish_priority(before, None);
             }
-            Command::Shutdown => self.inst.handle_shutdown(now),
-            Command::Release => self.inst.handle_release(now),
+            Command::Link(Some(link)) => self.link_changed(&link),
+            // Read after this turn (the read is asynchronous).
+            Command::Link(None) => self.links_missed = true,
+            Command::Shutdown => {
+                let now = self.now();
+                self.inst.handle_shutdown(now);
+            }
+            Command::Release => {
+                let now = self.now();
+                self.inst.handle_release(now);
+            }
         }
     }
 
@@ -302,21 +306,16 @@ impl<H: HostIo> Driver<H> {
         self.publish_priority(before, Some(trackers.adjustment));
     }
 
-    async fn link_update(&mut self, update: Result<Link, broadcast::error::RecvError>) {
-        let link = match update {
-            Ok(l) if l.index == self.link.index => l,
-            Ok(_) => return,
-            // Missed events: read the link's state directly.
-            Err(broadcast::error::RecvError::Lagged(_)) => match self.host.io.links().await {
-                Ok(all) => match all.into_iter().find(|l| l.index == self.link.index) {
-                    Some(l) => l,
-                    None => return,
-                },
-                Err(_) => return,
-            },
-            // Cannot happen while `host.links` (a sender) lives in this driver.
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
+    /// Link events were missed: read the link's state directly.
+    async fn reread_link(&mut self) {
+        if let Ok(all) = self.host.io.links().await
+            && let Some(link) = all.into_iter().find(|l| l.index == self.link.index)
+        {
+            self.link_changed(&link);
+        }
+    }
+
+    fn link_changed(&mut self, link: &Link) {
         let up = link.up && link.present;
         if up != self.link.up {
             tracing::info!(vip = self.name(), interface = %self.cfg.interface, up, "link changed");

@@ -9,6 +9,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::command::forward_links;
 use super::deadline::Timers;
 use super::driver::{self, Command, Host, NetHost};
 use super::listener::Listener;
@@ -41,10 +42,21 @@ impl From<String> for StartError {
     }
 }
 
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 struct Running {
     cfg: RouterConfig,
     tx: mpsc::Sender<Command>,
     task: JoinHandle<()>,
+    /// Hands the instance's link events to it ([`forward_links`]); ends with the instance.
+    _link_events: AbortOnDrop,
     listener: (String, bool),
     trackers: TrackerSet,
     /// The virtual MAC interface's index, deleted when the instance stops.
@@ -328,7 +340,6 @@ impl Supervisor {
                 mac: link.mac.clone(),
                 vmac,
             },
-            links: self.links.clone(),
             metrics: self.metrics.clone(),
             status: self.status.clone(),
             epoch: self.epoch,
@@ -358,6 +369,14 @@ impl Supervisor {
             };
         let name = cfg.name.clone();
         let leftover = self.claim_leftovers(link.index, &cfg.vips);
+        let link_events = AbortOnDrop(
+            tokio::spawn(forward_links(
+                self.links.subscribe(),
+                link.index,
+                tx.clone(),
+            ))
+            .abort_handle(),
+        );
         let task = tokio::spawn(driver::run(cfg.clone(), host, link, initial, leftover, rx));
         self.running.insert(
             name,
@@ -365,6 +384,7 @@ impl Supervisor {
                 cfg,
                 tx,
                 task,
+                _link_events: link_events,
                 listener: key,
                 trackers,
                 vmac: vmac_index,

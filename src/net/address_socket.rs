@@ -6,8 +6,13 @@
 //! the call returns, so a plain socket does both in two system calls, in line: a backup taking
 //! over has its address in place before its first advert leaves, and a master's lifetime
 //! refresh (every advert) costs no extra wake-up.
+//!
+//! A refresh repeats the same request once a second per VIP, so requests are kept encoded by
+//! what they say ([`AddKey`]) and only their sequence number is written anew; the ack is read
+//! into a buffer the socket keeps.
 #![allow(unsafe_code)] // talks to the kernel through libc (see the `unsafe` blocks)
 
+use std::collections::HashMap;
 use std::io;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -25,11 +30,38 @@ use rtnetlink::sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 /// within `sendto`); a bound, so that a surprise cannot stall the runtime.
 const ACK_WAIT: Duration = Duration::from_millis(200);
 
+/// Encoded requests kept at most (a node has a few hundred VIPs; the map is emptied when a
+/// run of reloads and renamed links has made more).
+const ENCODED_MAX: usize = 4096;
+
+/// Where the sequence number sits in a netlink message (after length, type and flags).
+const SEQ_AT: std::ops::Range<usize> = 8..12;
+
+/// What an RTM_NEWADDR request says: the link, the address, its lifetime in seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AddKey {
+    /// ifindex.
+    pub index: u32,
+    /// The address and prefix.
+    pub vip: crate::address::Prefixed,
+    /// Valid and preferred lifetime, seconds.
+    pub lifetime_secs: u32,
+}
+
 /// A NETLINK_ROUTE socket for address requests, answered in line.
 #[derive(Debug)]
 pub struct AddressSocket {
-    socket: Mutex<Socket>,
+    inner: Mutex<Inner>,
     seq: AtomicU32,
+}
+
+#[derive(Debug)]
+struct Inner {
+    socket: Socket,
+    /// Where acks are read.
+    reply: Vec<u8>,
+    /// Encoded RTM_NEWADDR requests, with the link name they were made for (the label).
+    encoded: HashMap<AddKey, (String, Vec<u8>)>,
 }
 
 impl AddressSocket {
@@ -58,58 +90,107 @@ impl AddressSocket {
             return Err(io::Error::last_os_error());
         }
         Ok(AddressSocket {
-            socket: Mutex::new(socket),
+            inner: Mutex::new(Inner {
+                socket,
+                reply: Vec::with_capacity(8192),
+                encoded: HashMap::new(),
+            }),
             seq: AtomicU32::new(1),
         })
     }
 
-    /// Add the address, or replace it (its lifetime) when it is there.
-    pub fn add(&self, msg: AddressMessage) -> io::Result<()> {
-        self.request(
-            RouteNetlinkMessage::NewAddress(msg),
-            NLM_F_CREATE | NLM_F_REPLACE,
-        )
+    /// Add the address, or replace it (its lifetime) when it is there. `key` and `label_of`
+    /// (the link's name) say what `build` makes: the request is built and encoded the first
+    /// time only.
+    pub fn add(
+        &self,
+        key: AddKey,
+        label_of: &str,
+        build: impl FnOnce() -> AddressMessage,
+    ) -> io::Result<()> {
+        let mut inner = self.lock();
+        let fresh = inner
+            .encoded
+            .get(&key)
+            .is_none_or(|(name, _)| name != label_of);
+        if fresh {
+            let bytes = encode(
+                RouteNetlinkMessage::NewAddress(build()),
+                NLM_F_CREATE | NLM_F_REPLACE,
+            );
+            if inner.encoded.len() >= ENCODED_MAX {
+                inner.encoded.clear();
+            }
+            inner.encoded.insert(key, (label_of.to_string(), bytes));
+        }
+        let seq = self.next_seq();
+        let Inner {
+            socket,
+            reply,
+            encoded,
+        } = &mut *inner;
+        let Some((_, bytes)) = encoded.get_mut(&key) else {
+            return Err(io::Error::other("encoded request missing"));
+        };
+        bytes[SEQ_AT].copy_from_slice(&seq.to_ne_bytes());
+        exchange(socket, reply, bytes, seq)
     }
 
     /// Delete the address; the kernel's error (e.g. EADDRNOTAVAIL) comes back as an
     /// `io::Error` with that errno.
     pub fn delete(&self, msg: AddressMessage) -> io::Result<()> {
-        self.request(RouteNetlinkMessage::DelAddress(msg), 0)
+        let mut bytes = encode(RouteNetlinkMessage::DelAddress(msg), 0);
+        let seq = self.next_seq();
+        bytes[SEQ_AT].copy_from_slice(&seq.to_ne_bytes());
+        let mut inner = self.lock();
+        let Inner { socket, reply, .. } = &mut *inner;
+        exchange(socket, reply, &bytes, seq)
     }
 
-    fn request(&self, inner: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let mut header = NetlinkHeader::default();
-        header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-        header.sequence_number = seq;
-        let mut msg = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(inner));
-        msg.finalize();
-        let mut bytes = vec![0u8; msg.buffer_len()];
-        msg.serialize(&mut bytes);
-        // One request and its ack at a time: another thread's ack must not be taken for ours.
-        let socket = self.socket.lock().unwrap_or_else(|p| p.into_inner());
-        socket.send(&bytes, 0)?;
-        // Acks of earlier requests whose wait timed out may come first: skip them (bounded).
-        for _ in 0..16 {
-            let mut buf = Vec::with_capacity(8192);
-            socket.recv(&mut buf, 0)?;
-            let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-            if reply.header.sequence_number != seq {
-                continue;
-            }
-            return match reply.payload {
-                NetlinkPayload::Error(e) if e.code.is_some() => Err(e.to_io()),
-                NetlinkPayload::Error(_) => Ok(()),
-                other => Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("unexpected netlink reply type {}", other.message_type()),
-                )),
-            };
-        }
-        Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "no netlink ack for the request",
-        ))
+    fn next_seq(&self) -> u32 {
+        self.seq.fetch_add(1, Ordering::Relaxed)
     }
+
+    /// One request and its ack at a time: another thread's ack must not be taken for ours.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A request as bytes (sequence number 0: written before each send).
+fn encode(inner: RouteNetlinkMessage, flags: u16) -> Vec<u8> {
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+    let mut msg = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(inner));
+    msg.finalize();
+    let mut bytes = vec![0u8; msg.buffer_len()];
+    msg.serialize(&mut bytes);
+    bytes
+}
+
+/// Send `bytes` (sequence number `seq`) and read its ack.
+fn exchange(socket: &Socket, reply: &mut Vec<u8>, bytes: &[u8], seq: u32) -> io::Result<()> {
+    socket.send(bytes, 0)?;
+    // Acks of earlier requests whose wait timed out may come first: skip them (bounded).
+    for _ in 0..16 {
+        reply.clear();
+        socket.recv(reply, 0)?;
+        let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(reply)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        if reply.header.sequence_number != seq {
+            continue;
+        }
+        return match reply.payload {
+            NetlinkPayload::Error(e) if e.code.is_some() => Err(e.to_io()),
+            NetlinkPayload::Error(_) => Ok(()),
+            other => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unexpected netlink reply type {}", other.message_type()),
+            )),
+        };
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "no netlink ack for the request",
+    ))
 }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep};
 
 use super::io::{HostIo, Via};
@@ -32,6 +32,8 @@ enum Op {
 struct FakeHost {
     ops: Arc<Mutex<Vec<Op>>>,
     fail_sends: bool,
+    /// What a direct read of the links finds.
+    links: Arc<Mutex<Vec<Link>>>,
 }
 
 impl FakeHost {
@@ -68,7 +70,7 @@ impl HostIo for FakeHost {
         Ok(())
     }
     async fn links(&self) -> Result<Vec<Link>, NetlinkError> {
-        Ok(Vec::new())
+        Ok(self.links.lock().expect("links").clone())
     }
 }
 
@@ -134,18 +136,22 @@ impl Started {
     }
 }
 
-fn start(cfg: RouterConfig, host: FakeHost) -> Started {
-    let status = StatusStore::default();
-    let link = Link {
+/// The instance's link (index 7), up or down.
+fn eth0(up: bool) -> Link {
+    Link {
         index: 7,
         name: "eth0".into(),
         mac: vec![2, 0, 0, 0, 0, 1],
-        up: true,
+        up,
         present: true,
-    };
+    }
+}
+
+fn start(cfg: RouterConfig, host: FakeHost) -> Started {
+    let status = StatusStore::default();
+    let link = eth0(true);
     let h = Host {
         io: host.clone(),
-        links: broadcast::channel(16).0,
         metrics: Metrics::new(),
         status: status.clone(),
         epoch: Instant::now(),
@@ -292,4 +298,51 @@ async fn unicast_adverts_go_to_each_peer_and_strangers_are_discarded() {
         "a stranger changes nothing"
     );
     assert_eq!(st.counters.discards.get("not_from_peer"), Some(&1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn link_events_arrive_as_commands_and_missed_ones_are_read_anew() {
+    let s = start(config(""), FakeHost::default());
+    sleep(Duration::from_millis(3700)).await;
+    assert_eq!(s.status().state, ReportedState::Master);
+    s.tx.send(Command::Link(Some(Box::new(eth0(false)))))
+        .await
+        .expect("driver runs");
+    sleep(Duration::from_secs(2)).await;
+    assert_eq!(s.status().state, ReportedState::Fault);
+    assert!(s.host.ops().contains(&Op::Removed(ip(VIP))));
+    // Events were missed: the driver reads the link, finds it up again, and rejoins.
+    s.host.links.lock().expect("links").push(eth0(true));
+    s.tx.send(Command::Link(None)).await.expect("driver runs");
+    sleep(Duration::from_secs(2)).await;
+    assert_eq!(s.status().state, ReportedState::Backup);
+}
+
+#[tokio::test]
+async fn the_forwarder_passes_only_its_links_events_and_marks_missed_ones() {
+    let (events, _) = tokio::sync::broadcast::channel(2);
+    let (tx, mut rx) = mpsc::channel(8);
+    let task = tokio::spawn(super::super::command::forward_links(
+        events.subscribe(),
+        7,
+        tx,
+    ));
+    let mut other = eth0(false);
+    other.index = 8;
+    events.send(other).expect("a receiver");
+    events.send(eth0(false)).expect("a receiver");
+    let Some(Command::Link(Some(link))) = rx.recv().await else {
+        panic!("link 7's event first");
+    };
+    assert_eq!((link.index, link.up), (7, false));
+    // Three events into a channel of two before the forwarder runs again: it lagged.
+    for _ in 0..3 {
+        events.send(eth0(true)).expect("a receiver");
+    }
+    assert!(matches!(rx.recv().await, Some(Command::Link(None))));
+    drop(events);
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("ends with the broadcast")
+        .expect("no panic");
 }

@@ -2,7 +2,9 @@
 //! changes, and stop requests (the channel's vocabulary, shared by everything that feeds a
 //! driver).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
@@ -48,22 +50,53 @@ impl crate::track::set::ReportTo for mpsc::Sender<Command> {
     }
 }
 
-/// Hand the events of link `index` to a driver through its channel, until the link broadcast
-/// closes or the driver's channel does (the supervisor also aborts it with the instance).
-pub async fn forward_links(
-    mut events: broadcast::Receiver<Link>,
-    index: u32,
-    to: mpsc::Sender<Command>,
-) {
+/// The instances' command channels by the index of their link: where [`forward_links`] hands
+/// link events. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct LinkSubscribers(Arc<Mutex<HashMap<u32, Vec<mpsc::Sender<Command>>>>>);
+
+impl LinkSubscribers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Vec<mpsc::Sender<Command>>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The instance behind `tx` runs on link `index`.
+    pub fn add(&self, index: u32, tx: mpsc::Sender<Command>) {
+        self.lock().entry(index).or_default().push(tx);
+    }
+
+    /// The instance behind `tx` stopped.
+    pub fn remove(&self, tx: &mpsc::Sender<Command>) {
+        self.lock().retain(|_, txs| {
+            txs.retain(|t| !t.same_channel(tx));
+            !txs.is_empty()
+        });
+    }
+
+    /// The channels of link `index`'s instances, or of every instance (`None`).
+    fn of(&self, index: Option<u32>) -> Vec<mpsc::Sender<Command>> {
+        let map = self.lock();
+        match index {
+            Some(i) => map.get(&i).cloned().unwrap_or_default(),
+            None => map.values().flatten().cloned().collect(),
+        }
+    }
+}
+
+/// Hand each link event to the instances on that link, through their command channels (one
+/// task for all, so that a driver's loop waits on its channel alone, not also on a broadcast
+/// receiver it would poll on every advert); when events were missed, tell every instance
+/// (`None`: read your link anew). Ends when the broadcast closes.
+pub async fn forward_links(mut events: broadcast::Receiver<Link>, to: LinkSubscribers) {
     loop {
-        let update = match events.recv().await {
-            Ok(link) if link.index == index => Some(Box::new(link)),
-            Ok(_) => continue,
+        let link = match events.recv().await {
+            Ok(link) => Some(link),
             Err(broadcast::error::RecvError::Lagged(_)) => None,
             Err(broadcast::error::RecvError::Closed) => return,
         };
-        if to.send(Command::Link(update)).await.is_err() {
-            return;
+        for tx in to.of(link.as_ref().map(|l| l.index)) {
+            // A stopped instance's channel is closed: nothing to tell it.
+            let _ = tx.send(Command::Link(link.clone().map(Box::new))).await;
         }
     }
 }

@@ -9,7 +9,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::command::forward_links;
+use super::command::{LinkSubscribers, forward_links};
 use super::deadline::Timers;
 use super::driver::{self, Command, Host, NetHost};
 use super::listener::Listener;
@@ -55,8 +55,6 @@ struct Running {
     cfg: RouterConfig,
     tx: mpsc::Sender<Command>,
     task: JoinHandle<()>,
-    /// Hands the instance's link events to it ([`forward_links`]); ends with the instance.
-    _link_events: AbortOnDrop,
     listener: (String, bool),
     trackers: TrackerSet,
     /// The virtual MAC interface's index, deleted when the instance stops.
@@ -74,6 +72,11 @@ pub struct Supervisor {
     epoch: Instant,
     /// Created with the first instance (it needs the runtime); `None` until then.
     timers: Option<Timers>,
+    /// The instances' channels by link, for link events.
+    link_subscribers: LinkSubscribers,
+    /// The task that hands them the events ([`forward_links`]), started with the first
+    /// instance; ends with the supervisor.
+    link_forwarder: Option<AbortOnDrop>,
     running: BTreeMap<String, Running>,
     listeners: HashMap<(String, bool), Listener>,
     frames: HashMap<u32, Arc<FrameSender>>,
@@ -101,6 +104,8 @@ impl Supervisor {
             links,
             epoch: Instant::now(),
             timers: None,
+            link_subscribers: LinkSubscribers::default(),
+            link_forwarder: None,
             running: BTreeMap::new(),
             listeners: HashMap::new(),
             frames: HashMap::new(),
@@ -369,14 +374,14 @@ impl Supervisor {
             };
         let name = cfg.name.clone();
         let leftover = self.claim_leftovers(link.index, &cfg.vips);
-        let link_events = AbortOnDrop(
-            tokio::spawn(forward_links(
+        if self.link_forwarder.is_none() {
+            let task = tokio::spawn(forward_links(
                 self.links.subscribe(),
-                link.index,
-                tx.clone(),
-            ))
-            .abort_handle(),
-        );
+                self.link_subscribers.clone(),
+            ));
+            self.link_forwarder = Some(AbortOnDrop(task.abort_handle()));
+        }
+        self.link_subscribers.add(link.index, tx.clone());
         let task = tokio::spawn(driver::run(cfg.clone(), host, link, initial, leftover, rx));
         self.running.insert(
             name,
@@ -384,7 +389,6 @@ impl Supervisor {
                 cfg,
                 tx,
                 task,
-                _link_events: link_events,
                 listener: key,
                 trackers,
                 vmac: vmac_index,
@@ -400,6 +404,7 @@ impl Supervisor {
         let Some(r) = self.running.remove(name) else {
             return;
         };
+        self.link_subscribers.remove(&r.tx);
         r.trackers.stop().await;
         self.leave_group(&r.cfg);
         let command = if release {
@@ -460,6 +465,7 @@ impl Supervisor {
         let mut waits = Vec::new();
         for name in names {
             if let Some(r) = self.running.remove(&name) {
+                self.link_subscribers.remove(&r.tx);
                 r.trackers.stop().await;
                 let _ = r.tx.send(Command::Shutdown).await;
                 let bound = handover_bound(&r.cfg);

@@ -319,27 +319,37 @@ async fn link_events_arrive_as_commands_and_missed_ones_are_read_anew() {
 }
 
 #[tokio::test]
-async fn the_forwarder_passes_only_its_links_events_and_marks_missed_ones() {
+async fn the_forwarder_hands_a_links_events_to_its_instances_and_missed_ones_to_all() {
+    use super::super::command::{LinkSubscribers, forward_links};
     let (events, _) = tokio::sync::broadcast::channel(2);
-    let (tx, mut rx) = mpsc::channel(8);
-    let task = tokio::spawn(super::super::command::forward_links(
-        events.subscribe(),
-        7,
-        tx,
-    ));
-    let mut other = eth0(false);
-    other.index = 8;
-    events.send(other).expect("a receiver");
+    let subscribers = LinkSubscribers::default();
+    let (on7, mut rx7) = mpsc::channel(8);
+    let (on8, mut rx8) = mpsc::channel(8);
+    subscribers.add(7, on7);
+    subscribers.add(8, on8.clone());
+    let task = tokio::spawn(forward_links(events.subscribe(), subscribers.clone()));
     events.send(eth0(false)).expect("a receiver");
-    let Some(Command::Link(Some(link))) = rx.recv().await else {
-        panic!("link 7's event first");
+    let Some(Command::Link(Some(link))) = rx7.recv().await else {
+        panic!("link 7's event for link 7's instance");
     };
     assert_eq!((link.index, link.up), (7, false));
-    // Three events into a channel of two before the forwarder runs again: it lagged.
+    assert!(rx8.try_recv().is_err(), "not for link 8's instance");
+    // Three events into a broadcast of two before the forwarder runs again: it lagged, and
+    // every instance is told to read its link anew.
     for _ in 0..3 {
         events.send(eth0(true)).expect("a receiver");
     }
-    assert!(matches!(rx.recv().await, Some(Command::Link(None))));
+    assert!(matches!(rx7.recv().await, Some(Command::Link(None))));
+    assert!(matches!(rx8.recv().await, Some(Command::Link(None))));
+    // A stopped instance is told nothing more.
+    subscribers.remove(&on8);
+    while rx7.try_recv().is_ok() {}
+    let mut other = eth0(false);
+    other.index = 8;
+    events.send(other).expect("a receiver");
+    events.send(eth0(true)).expect("a receiver");
+    assert!(matches!(rx7.recv().await, Some(Command::Link(Some(_)))));
+    assert!(rx8.try_recv().is_err());
     drop(events);
     tokio::time::timeout(Duration::from_secs(5), task)
         .await

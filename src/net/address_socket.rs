@@ -7,12 +7,11 @@
 //! over has its address in place before its first advert leaves, and a master's lifetime
 //! refresh (every advert) costs no extra wake-up.
 //!
-//! A refresh repeats the same request once a second per VIP, so requests are kept encoded by
-//! what they say ([`AddKey`]) and only their sequence number is written anew; the ack is read
-//! into a buffer the socket keeps.
+//! Acks are read into a buffer the socket keeps (a refresh comes once a second per VIP).
+//! Requests are encoded anew each time: keeping 255 VIPs' requests encoded cost more memory
+//! (the 255-instance PSS is a benchmark target) than their encoding costs CPU.
 #![allow(unsafe_code)] // talks to the kernel through libc (see the `unsafe` blocks)
 
-use std::collections::HashMap;
 use std::io;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -30,23 +29,8 @@ use rtnetlink::sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 /// within `sendto`); a bound, so that a surprise cannot stall the runtime.
 const ACK_WAIT: Duration = Duration::from_millis(200);
 
-/// Encoded requests kept at most (a node has a few hundred VIPs; the map is emptied when a
-/// run of reloads and renamed links has made more).
-const ENCODED_MAX: usize = 4096;
-
 /// Where the sequence number sits in a netlink message (after length, type and flags).
 const SEQ_AT: std::ops::Range<usize> = 8..12;
-
-/// What an RTM_NEWADDR request says: the link, the address, its lifetime in seconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct AddKey {
-    /// ifindex.
-    pub index: u32,
-    /// The address and prefix.
-    pub vip: crate::address::Prefixed,
-    /// Valid and preferred lifetime, seconds.
-    pub lifetime_secs: u32,
-}
 
 /// A NETLINK_ROUTE socket for address requests, answered in line.
 #[derive(Debug)]
@@ -60,8 +44,6 @@ struct Inner {
     socket: Socket,
     /// Where acks are read.
     reply: Vec<u8>,
-    /// Encoded RTM_NEWADDR requests, with the link name they were made for (the label).
-    encoded: HashMap<AddKey, (String, Vec<u8>)>,
 }
 
 impl AddressSocket {
@@ -93,53 +75,27 @@ impl AddressSocket {
             inner: Mutex::new(Inner {
                 socket,
                 reply: Vec::with_capacity(8192),
-                encoded: HashMap::new(),
             }),
             seq: AtomicU32::new(1),
         })
     }
 
-    /// Add the address, or replace it (its lifetime) when it is there. `key` and `label_of`
-    /// (the link's name) say what `build` makes: the request is built and encoded the first
-    /// time only.
-    pub fn add(
-        &self,
-        key: AddKey,
-        label_of: &str,
-        build: impl FnOnce() -> AddressMessage,
-    ) -> io::Result<()> {
-        let mut inner = self.lock();
-        let fresh = inner
-            .encoded
-            .get(&key)
-            .is_none_or(|(name, _)| name != label_of);
-        if fresh {
-            let bytes = encode(
-                RouteNetlinkMessage::NewAddress(build()),
-                NLM_F_CREATE | NLM_F_REPLACE,
-            );
-            if inner.encoded.len() >= ENCODED_MAX {
-                inner.encoded.clear();
-            }
-            inner.encoded.insert(key, (label_of.to_string(), bytes));
-        }
-        let seq = self.next_seq();
-        let Inner {
-            socket,
-            reply,
-            encoded,
-        } = &mut *inner;
-        let Some((_, bytes)) = encoded.get_mut(&key) else {
-            return Err(io::Error::other("encoded request missing"));
-        };
-        bytes[SEQ_AT].copy_from_slice(&seq.to_ne_bytes());
-        exchange(socket, reply, bytes, seq)
+    /// Add the address, or replace it (its lifetime) when it is there.
+    pub fn add(&self, msg: AddressMessage) -> io::Result<()> {
+        self.request(
+            RouteNetlinkMessage::NewAddress(msg),
+            NLM_F_CREATE | NLM_F_REPLACE,
+        )
     }
 
     /// Delete the address; the kernel's error (e.g. EADDRNOTAVAIL) comes back as an
     /// `io::Error` with that errno.
     pub fn delete(&self, msg: AddressMessage) -> io::Result<()> {
-        let mut bytes = encode(RouteNetlinkMessage::DelAddress(msg), 0);
+        self.request(RouteNetlinkMessage::DelAddress(msg), 0)
+    }
+
+    fn request(&self, msg: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
+        let mut bytes = encode(msg, flags);
         let seq = self.next_seq();
         bytes[SEQ_AT].copy_from_slice(&seq.to_ne_bytes());
         let mut inner = self.lock();

@@ -17,7 +17,7 @@ use netlink_packet_route::address::{
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::Handle;
 
-use super::address_socket::{AddKey, AddressSocket};
+use super::address_socket::AddressSocket;
 use crate::address::{InterfaceFacts, Prefixed};
 
 /// IFA_PROTO value marking addresses kube-vrrp installed: VRRP's IP protocol number.
@@ -200,43 +200,36 @@ impl Netlink {
         vip: Prefixed,
         lifetime: Duration,
     ) -> Result<(), NetlinkError> {
+        let mut req = self
+            .handle
+            .address()
+            .add(link.index, vip.addr, vip.prefix)
+            .replace();
+        let msg = req.message_mut();
         let secs = u32::try_from(lifetime.as_secs().max(1)).unwrap_or(u32::MAX);
-        let key = AddKey {
-            index: link.index,
-            vip,
-            lifetime_secs: secs,
-        };
-        let build = || {
-            let mut req = self
-                .handle
-                .address()
-                .add(link.index, vip.addr, vip.prefix)
-                .replace();
-            let msg = req.message_mut();
-            let mut lifetimes = CacheInfo::default();
-            lifetimes.ifa_preferred = secs;
-            lifetimes.ifa_valid = secs;
-            msg.attributes.push(AddressAttribute::CacheInfo(lifetimes));
+        let mut lifetimes = CacheInfo::default();
+        lifetimes.ifa_preferred = secs;
+        lifetimes.ifa_valid = secs;
+        msg.attributes.push(AddressAttribute::CacheInfo(lifetimes));
+        msg.attributes
+            .push(AddressAttribute::Protocol(AddressProtocol::from(
+                ADDR_PROTO,
+            )));
+        if vip.addr.is_ipv6() {
+            // A VIP moves between routers: duplicate address detection would only delay it.
+            msg.header.flags |= AddressHeaderFlags::Nodad;
             msg.attributes
-                .push(AddressAttribute::Protocol(AddressProtocol::from(
-                    ADDR_PROTO,
-                )));
-            if vip.addr.is_ipv6() {
-                // A VIP moves between routers: duplicate address detection would only delay it.
-                msg.header.flags |= AddressHeaderFlags::Nodad;
-                msg.attributes
-                    .push(AddressAttribute::Flags(AddressFlags::Nodad));
-            } else {
-                // IPv4 labels must start with the interface name and fit in IFNAMSIZ - 1.
-                let label = format!("{}:vrrp", link.name);
-                if label.len() <= 15 {
-                    msg.attributes.push(AddressAttribute::Label(label));
-                }
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        } else {
+            // IPv4 labels must start with the interface name and fit in IFNAMSIZ - 1.
+            let label = format!("{}:vrrp", link.name);
+            if label.len() <= 15 {
+                msg.attributes.push(AddressAttribute::Label(label));
             }
-            std::mem::take(msg)
-        };
+        }
+        // The error's text is made only on an error (this runs with every master's refresh).
         self.vips
-            .add(key, &link.name, build)
+            .add(std::mem::take(msg))
             .map_err(|e| nl_io(format!("install {vip} on {}", link.name))(e))
     }
 

@@ -101,6 +101,15 @@ pub async fn forward_links(mut events: broadcast::Receiver<Link>, to: LinkSubscr
     }
 }
 
+/// Aborts a task when dropped (the supervisor's link forwarder ends with it).
+pub struct AbortOnDrop(pub tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// An advert as received.
 #[derive(Debug)]
 pub struct Received {

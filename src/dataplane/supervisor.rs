@@ -9,7 +9,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::command::{LinkSubscribers, forward_links};
+use super::command::{AbortOnDrop, LinkSubscribers, forward_links};
 use super::deadline::Timers;
 use super::driver::{self, Command, Host, NetHost};
 use super::listener::Listener;
@@ -39,15 +39,6 @@ impl From<String> for StartError {
             kind: ErrorKind::CannotStart,
             message,
         }
-    }
-}
-
-/// Aborts a task when dropped.
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

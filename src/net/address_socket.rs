@@ -29,9 +29,6 @@ use rtnetlink::sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 /// within `sendto`); a bound, so that a surprise cannot stall the runtime.
 const ACK_WAIT: Duration = Duration::from_millis(200);
 
-/// Where the sequence number sits in a netlink message (after length, type and flags).
-const SEQ_AT: std::ops::Range<usize> = 8..12;
-
 /// A NETLINK_ROUTE socket for address requests, answered in line.
 #[derive(Debug)]
 pub struct AddressSocket {
@@ -95,16 +92,11 @@ impl AddressSocket {
     }
 
     fn request(&self, msg: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
-        let mut bytes = encode(msg, flags);
-        let seq = self.next_seq();
-        bytes[SEQ_AT].copy_from_slice(&seq.to_ne_bytes());
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let bytes = encode(msg, flags, seq);
         let mut inner = self.lock();
-        let Inner { socket, reply, .. } = &mut *inner;
+        let Inner { socket, reply } = &mut *inner;
         exchange(socket, reply, &bytes, seq)
-    }
-
-    fn next_seq(&self) -> u32 {
-        self.seq.fetch_add(1, Ordering::Relaxed)
     }
 
     /// One request and its ack at a time: another thread's ack must not be taken for ours.
@@ -113,10 +105,11 @@ impl AddressSocket {
     }
 }
 
-/// A request as bytes (sequence number 0: written before each send).
-fn encode(inner: RouteNetlinkMessage, flags: u16) -> Vec<u8> {
+/// A request as bytes.
+fn encode(inner: RouteNetlinkMessage, flags: u16, seq: u32) -> Vec<u8> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+    header.sequence_number = seq;
     let mut msg = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(inner));
     msg.finalize();
     let mut bytes = vec![0u8; msg.buffer_len()];

@@ -245,7 +245,7 @@ fn settime(fd: &AsyncFd<OwnedFd>, base: (Instant, u128), at: Option<Instant>) ->
                 .saturating_add(at.saturating_duration_since(base.0).as_nanos())
                 .max(1);
             libc::timespec {
-                tv_sec: (at_ns / 1_000_000_000) as libc::time_t,
+                tv_sec: (at_ns / 1_000_000_000) as _,
                 tv_nsec: (at_ns % 1_000_000_000) as libc::c_long,
             }
         }

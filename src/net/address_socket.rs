@@ -53,7 +53,7 @@ impl AddressSocket {
         socket.set_cap_ack(true)?;
         let timeout = libc::timeval {
             tv_sec: 0,
-            tv_usec: ACK_WAIT.as_micros() as libc::suseconds_t,
+            tv_usec: ACK_WAIT.as_micros() as _,
         };
         // SAFETY: a valid socket and a timeval of the stated size.
         let rc = unsafe {
